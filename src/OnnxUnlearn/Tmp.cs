@@ -1,0 +1,1 @@
+namespace OnnxUnlearn; public static class Placeholder {}
