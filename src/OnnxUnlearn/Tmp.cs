@@ -1,1 +1,0 @@
-namespace OnnxUnlearn; public static class Placeholder {}
