@@ -1,0 +1,71 @@
+using System.Globalization;
+using Microsoft.ML.OnnxRuntime;
+
+namespace OnnxUnlearn.Runtime;
+
+/// <summary>
+/// Where sessions run: the CPU (default) or a CUDA GPU through ONNX Runtime's CUDA execution
+/// provider, which only the GPU build (<c>make build-gpu</c>) contains. Asking for CUDA where it
+/// cannot run is an error, never a silent fall-back to the CPU.
+/// </summary>
+public sealed record Device(string Kind, int Index, int Threads)
+{
+    public static Device Cpu(int threads = 0) => new("cpu", 0, threads);
+
+    public bool IsCuda => Kind == "cuda";
+
+    public override string ToString() => IsCuda ? $"cuda:{Index}" : "cpu";
+
+    /// <summary>Parses "cpu", "cuda" or "cuda:N".</summary>
+    public static Device Parse(string text, int threads)
+    {
+        var t = text.Trim().ToLowerInvariant();
+        if (t == "cpu") return Cpu(threads);
+        if (t == "cuda") return new Device("cuda", 0, threads);
+        if (t.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(t[5..], NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            return new Device("cuda", index, threads);
+        throw new UserInputException($"--device '{text}': expected cpu, cuda or cuda:N");
+    }
+
+    public static bool GpuBuild =>
+#if ONNXRUNTIME_GPU
+        true;
+#else
+        false;
+#endif
+
+    /// <summary>Session options for this device. The caller disposes them.</summary>
+    public SessionOptions CreateSessionOptions(GraphOptimizationLevel optimization)
+    {
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = optimization,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (Threads > 0)
+        {
+            options.IntraOpNumThreads = Threads;
+            options.InterOpNumThreads = 1;
+        }
+        if (IsCuda)
+        {
+            if (!GpuBuild)
+            {
+                options.Dispose();
+                throw new UserInputException($"--device {this}: this is the CPU build of onnx-unlearn; build the GPU one with 'make build-gpu' (needs CUDA 13 and cuDNN 9)");
+            }
+            try
+            {
+                options.AppendExecutionProvider_CUDA(Index);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                options.Dispose();
+                throw new UserInputException($"--device {this}: the CUDA execution provider could not start ({FirstLine(e.Message)}); check the GPU, the driver, CUDA 13 and cuDNN 9", e);
+            }
+        }
+        return options;
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0].Trim();
+}

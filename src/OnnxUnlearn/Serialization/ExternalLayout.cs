@@ -1,0 +1,90 @@
+using System.Globalization;
+using Google.Protobuf;
+using OnnxUnlearn.Ir;
+using OnnxUnlearn.Onnx;
+
+namespace OnnxUnlearn.Serialization;
+
+/// <summary>
+/// Decides where each tensor's bytes go when a model is written: inline, or at an offset in an
+/// external data file beside the model. Tensors that were external in the source keep their offsets,
+/// in a file renamed after the output (the source's data file is never written). A tensor marked
+/// external whose raw_data is non-empty carries new content for its slot (how export hands over
+/// trained weights without changing the layout).
+/// </summary>
+internal sealed class ExternalLayout
+{
+    public required ModelProto Rewritten { get; init; }
+
+    /// <summary>Data file path → tensors with their bytes and offsets.</summary>
+    public required Dictionary<string, List<(TensorProto Tensor, ReadOnlyMemory<byte> Data, long Offset)>> Files { get; init; }
+
+    public static ExternalLayout Plan(ModelProto source, string outputPath, long threshold, int minTensorBytes, string? sourceDirectory = null)
+    {
+        var proto = source.Clone();
+        var folder = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
+        var stem = Path.GetFileName(outputPath);
+        var files = new Dictionary<string, List<(TensorProto, ReadOnlyMemory<byte>, long)>>();
+        var initializers = proto.Graph.Initializer;
+
+        var locations = initializers.Where(IsExternal).Select(t => ExternalDataInfo.Of(t).Location).Distinct().ToList();
+        var renamed = locations.ToDictionary(l => l, l => locations.Count == 1 ? stem + ".data" : $"{stem}.{Path.GetFileName(l)}");
+        foreach (var tensor in initializers.Where(IsExternal))
+        {
+            var (location, offset, _) = ExternalDataInfo.Of(tensor);
+            ReadOnlyMemory<byte> data = tensor.RawData.Length > 0
+                ? tensor.RawData.Memory
+                : new TensorData(tensor, sourceDirectory ?? folder).RawBytes(checked((int)ExpectedBytes(tensor))).ToArray();
+            tensor.RawData = ByteString.Empty;
+            SetExternal(tensor, renamed[location], offset, data.Length);
+            Add(files, Path.Combine(folder, renamed[location]), tensor, data, offset);
+        }
+
+        if (locations.Count == 0 && proto.CalculateSize() > threshold)
+        {
+            var name = stem + ".data";
+            long offset = 0;
+            foreach (var tensor in initializers.Where(t => t.RawData.Length >= minTensorBytes))
+            {
+                var data = tensor.RawData.Memory;
+                tensor.RawData = ByteString.Empty;
+                SetExternal(tensor, name, offset, data.Length);
+                Add(files, Path.Combine(folder, name), tensor, data, offset);
+                offset += (data.Length + 4095) / 4096 * 4096;
+            }
+        }
+        return new ExternalLayout { Rewritten = proto, Files = files };
+    }
+
+    private static bool IsExternal(TensorProto t) => t.DataLocation == TensorProto.Types.DataLocation.External;
+
+    private static long ExpectedBytes(TensorProto t)
+    {
+        var (_, _, length) = ExternalDataInfo.Of(t);
+        return length ?? t.Dims.Aggregate(1L, (a, b) => a * b) * ElementSize((TensorProto.Types.DataType)t.DataType);
+    }
+
+    internal static int ElementSize(TensorProto.Types.DataType type) => type switch
+    {
+        TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Int64 or TensorProto.Types.DataType.Uint64 => 8,
+        TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Int32 or TensorProto.Types.DataType.Uint32 => 4,
+        TensorProto.Types.DataType.Float16 or TensorProto.Types.DataType.Bfloat16 or TensorProto.Types.DataType.Int16 or TensorProto.Types.DataType.Uint16 => 2,
+        _ => 1,
+    };
+
+    private static void SetExternal(TensorProto tensor, string location, long offset, long length)
+    {
+        tensor.DataLocation = TensorProto.Types.DataLocation.External;
+        tensor.ExternalData.Clear();
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = offset.ToString(CultureInfo.InvariantCulture) });
+        tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(CultureInfo.InvariantCulture) });
+    }
+
+    private static void Add(Dictionary<string, List<(TensorProto, ReadOnlyMemory<byte>, long)>> files, string path, TensorProto tensor, ReadOnlyMemory<byte> data, long offset)
+    {
+        if (!files.TryGetValue(path, out var list))
+            files[path] = list = [];
+        list.Add((tensor, data, offset));
+    }
+}
