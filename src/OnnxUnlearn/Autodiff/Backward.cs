@@ -14,7 +14,7 @@ public static class Backward
 {
     /// <summary>
     /// Emits the backward nodes into <paramref name="builder"/>'s graph and returns the gradient value
-    /// of every target (zeros for a target the seeds do not depend on).
+    /// of every target that a gradient reaches (targets the seeds do not depend on are left out).
     /// </summary>
     public static Dictionary<Value, Value> Build(GraphBuilder builder, IReadOnlyDictionary<Value, Value> seeds,
         IReadOnlyCollection<Value> targets, IReadOnlyDictionary<string, ValueShape> shapes,
@@ -79,7 +79,7 @@ public static class Backward
 
         var result = new Dictionary<Value, Value>();
         foreach (var target in targets)
-            result[target] = Total(target) ?? builder.ZerosLike(target);
+            if (Total(target) is { } gradient) result[target] = gradient;
         return result;
     }
 

@@ -91,6 +91,7 @@ public sealed class GradientChecker
             seedValues[output] = graph.AddInput(output.Name + "_seed", TensorTypes.Float(shapes[output.Name].Dims));
         var targets = graph.RealInputs.Where(v => _inputs.ContainsKey(v.Name) && (only is null || only.Contains(v.Name))).ToList();
         var grads = Backward.Build(builder, seedValues, targets, shapes);
+        Assert.That(grads.Keys, Is.EquivalentTo(targets), "every input must receive a gradient");
         var gradOutputs = new List<string>();
         foreach (var (target, grad) in grads)
         {

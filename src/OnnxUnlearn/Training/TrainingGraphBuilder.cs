@@ -1,0 +1,213 @@
+using System.Text.RegularExpressions;
+using OnnxUnlearn.Analysis;
+using OnnxUnlearn.Autodiff;
+using OnnxUnlearn.Ir;
+using OnnxUnlearn.Onnx;
+using OnnxUnlearn.Training.Losses;
+using OnnxUnlearn.Training.Optimizers;
+using DataType = OnnxUnlearn.Onnx.TensorProto.Types.DataType;
+
+namespace OnnxUnlearn.Training;
+
+/// <summary>How BatchNormalization layers behave in a training graph.</summary>
+public enum BatchNormMode
+{
+    /// <summary>Batch statistics; running statistics updated with the node's momentum (PyTorch train mode).</summary>
+    Train,
+    /// <summary>Batch statistics; running statistics left as they are.</summary>
+    Batch,
+    /// <summary>Running statistics, an affine map (PyTorch eval mode).</summary>
+    Frozen,
+}
+
+/// <summary>What a training graph minimises.</summary>
+public abstract record Objective
+{
+    /// <summary>Cross-entropy of the model's predictions; the model's parameters are trained.</summary>
+    public sealed record Classification(LossOptions Loss) : Objective;
+
+    /// <summary>
+    /// UNSIR's error-maximising noise: the model is frozen and its input is trained to minimise
+    /// −CE(f(noise), y) + λ·mean_batch(Σ noise²).
+    /// </summary>
+    public sealed record NoiseMaximization(float L2Weight) : Objective;
+}
+
+public sealed record TrainingGraphOptions
+{
+    public Objective Objective { get; init; } = new Objective.Classification(new LossOptions());
+    public OptimizerSettings Optimizer { get; init; } = new();
+    public BatchNormMode BatchNorm { get; init; } = BatchNormMode.Train;
+
+    /// <summary>Initializer name globs (* and ?) to keep fixed.</summary>
+    public IReadOnlyList<string> Freeze { get; init; } = [];
+
+    /// <summary>If non-empty, only initializers matching one of these globs are trained.</summary>
+    public IReadOnlyList<string> Trainable { get; init; } = [];
+}
+
+/// <summary>
+/// Turns an inference classifier into a <see cref="TrainingGraph"/>: trainable initializers become
+/// inputs, BatchNormalization is switched to batch statistics as asked, the loss and its gradient
+/// are appended, the backward graph is built by <see cref="Backward"/>, and the optimizer update
+/// closes the step. Everything is standard ONNX at the model's own opset.
+/// </summary>
+public static class TrainingGraphBuilder
+{
+    public static TrainingGraph Build(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options)
+    {
+        var model = Model.FromProto(source.ToProto(), source.Path);
+        var graph = model.Graph;
+        var info = ClassifierInfo.Analyze(model, source.Path ?? "model");
+        var b = new GraphBuilder(graph, model.OpsetVersion, "train");
+        var state = new List<StateTensor>();
+        var outputs = new List<Value>();
+
+        var runningStatistics = new HashSet<Value>();
+        var batchStatisticsNodes = new HashSet<Node>();
+        foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization" && n.IsStandard).ToList())
+        {
+            runningStatistics.Add(bn.Inputs[3]!);
+            runningStatistics.Add(bn.Inputs[4]!);
+            if (options.BatchNorm != BatchNormMode.Frozen)
+                UseBatchStatistics(b, bn, options.BatchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
+        }
+
+        var labels = graph.AddInput("labels", TensorTypes.Of(DataType.Int64, [-1]));
+        var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
+        var step = graph.AddInput(TrainingGraph.StepName, TensorTypes.Float());
+        b.Prefix = "loss";
+
+        Value loss;
+        Dictionary<Value, Value> gradients;
+        var backwardOptions = new BackwardOptions { BatchStatisticsNodes = batchStatisticsNodes };
+        switch (options.Objective)
+        {
+            case Objective.Classification classification:
+            {
+                var (ce, dLogits) = CrossEntropy.Emit(b, info.Logits, labels, info.ClassCount, classification.Loss);
+                loss = ce;
+                var candidates = graph.Initializers
+                    .Where(v => IsTrainable(v, runningStatistics, options))
+                    .ToList();
+                b.Prefix = "grad";
+                gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = dLogits }, candidates, shapes, backwardOptions);
+                foreach (var parameter in gradients.Keys)
+                    PromoteToInput(graph, parameter);
+                break;
+            }
+            case Objective.NoiseMaximization noise:
+            {
+                // L = −CE + λ·mean_batch(Σ x²);  dL/dz = −dCE/dz;  dL/dx gets + 2λ·x / N
+                var (ce, dLogits) = CrossEntropy.Emit(b, info.Logits, labels, info.ClassCount, new LossOptions());
+                var x = info.InputValue;
+                var sampleAxes = Enumerable.Range(1, info.Input.SampleDims.Length).Select(a => (long)a).ToArray();
+                var batch = b.Cast(b.Op("Size", labels), DataType.Float);
+                var l2 = b.Div(b.ReduceSum(b.ReduceSum(b.Mul(x, x), sampleAxes, keepDims: false), [0], keepDims: false), batch);
+                loss = b.Add(b.Neg(ce), b.Mul(l2, b.Scalar(noise.L2Weight)));
+                b.Prefix = "grad";
+                gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = b.Neg(dLogits) }, [x], shapes, backwardOptions);
+                var l2Gradient = b.Mul(x, b.Div(b.Scalar(2 * noise.L2Weight), batch));
+                gradients[x] = gradients.TryGetValue(x, out var g) ? b.Add(g, l2Gradient) : l2Gradient;
+                break;
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(options));
+        }
+
+        b.Prefix = "optimizer";
+        var optimizer = options.Optimizer;
+        var parameters = gradients.Keys.ToList();
+        var clipped = optimizer.Clip(b, [.. parameters.Select(p => gradients[p])]);
+        var stepInputs = optimizer.EmitStepInputs(b, learningRate, step);
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            var parameter = parameters[i];
+            var dims = shapes[parameter.Name].Dims;
+            var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
+            var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
+            var isNoise = options.Objective is Objective.NoiseMaximization;
+            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : source.Graph[parameter.Name].Initializer!.ToFloatArray();
+            state.Add(Carry(b, parameter, updated, dims, StateKind.Parameter, isNoise ? null : parameter.Name, initial, outputs));
+            for (var s = 0; s < slots.Length; s++)
+                state.Add(Carry(b, slots[s], newSlots[s], dims, StateKind.OptimizerState, null, new float[initial.Length], outputs));
+        }
+
+        graph.Outputs.Clear();
+        graph.Outputs.Add(b.Graph.AddNode("Identity", [loss], 1, null, "loss/output", outputNames: [TrainingGraph.LossName]).Outputs[0]);
+        graph.Outputs.AddRange(outputs);
+        graph.RemoveDeadNodes();
+        return new TrainingGraph
+        {
+            Proto = model.ToProto(),
+            InputName = info.Input.Name,
+            LabelsName = labels.Name,
+            State = state,
+            ExternalDataFolder = source.Graph.Initializers.FirstOrDefault()?.Initializer?.BaseDirectory,
+        };
+    }
+
+    /// <summary>
+    /// Feeds the node its input's batch mean and (biased) variance instead of the running statistics;
+    /// with <paramref name="updateRunning"/> the running statistics become state updated as
+    /// r' = momentum·r + (1 − momentum)·s, with the unbiased variance (as PyTorch does).
+    /// </summary>
+    private static void UseBatchStatistics(GraphBuilder b, Node bn, bool updateRunning, IReadOnlyDictionary<string, ValueShape> shapes,
+        List<StateTensor> state, List<Value> outputs, HashSet<Node> batchStatisticsNodes)
+    {
+        b.Prefix = $"bn/{bn.Name}";
+        var x = bn.Inputs[0]!;
+        var rank = shapes[x.Name].Rank;
+        var axes = new long[] { 0 }.Concat(Enumerable.Range(2, rank - 2).Select(a => (long)a)).ToArray();
+        var mean = b.Reduce("ReduceMean", x, axes, keepDims: true);
+        var centered = b.Sub(x, mean);
+        var variance = b.Squeeze(b.Reduce("ReduceMean", b.Mul(centered, centered), axes, keepDims: true), axes);
+        mean = b.Squeeze(mean, axes);
+        var runningMean = bn.Inputs[3]!;
+        var runningVar = bn.Inputs[4]!;
+        bn.SetInput(3, mean);
+        bn.SetInput(4, variance);
+        batchStatisticsNodes.Add(bn);
+        if (!updateRunning) return;
+
+        var momentum = bn.GetFloat("momentum", 0.9f);
+        var channels = shapes[runningMean.Name].Dims[0];
+        var count = b.Div(b.Cast(b.Op("Size", x), DataType.Float), b.Scalar(channels));
+        var unbiased = b.Mul(variance, b.Div(count, b.Sub(count, b.Scalar(1))));
+        foreach (var (running, batchValue) in new[] { (runningMean, mean), (runningVar, unbiased) })
+        {
+            var initial = running.Initializer!.ToFloatArray();
+            PromoteToInput(b.Graph, running);
+            var updated = b.Add(b.Mul(running, b.Scalar(momentum)), b.Mul(batchValue, b.Scalar(1 - momentum)));
+            state.Add(Carry(b, running, updated, [channels], StateKind.RunningStatistic, running.Name, initial, outputs));
+        }
+    }
+
+    private static StateTensor Carry(GraphBuilder b, Value input, Value next, long[] dims, StateKind kind, string? initializer, float[] initial, List<Value> outputs)
+    {
+        var output = b.Graph.AddNode("Identity", [next], 1, null, $"state/{input.Name}", outputNames: [b.Graph.UniqueName(input.Name + ".next")]).Outputs[0];
+        outputs.Add(output);
+        return new StateTensor(input.Name, output.Name, dims, kind, initializer, initial);
+    }
+
+    private static void PromoteToInput(Graph graph, Value value)
+    {
+        var data = value.Initializer!;
+        graph.Initializers.Remove(value);
+        value.Initializer = null;
+        value.Type = TensorTypes.Float(data.Dims);
+        graph.Inputs.Add(value);
+    }
+
+    private static bool IsTrainable(Value value, HashSet<Value> runningStatistics, TrainingGraphOptions options)
+    {
+        var data = value.Initializer!;
+        if (!data.IsFloatingPoint || runningStatistics.Contains(value)) return false;
+        if (data.ElementCount <= 1 && !value.Uses.Any(u => u.Node.OpType == "PRelu")) return false;
+        if (options.Freeze.Any(g => Glob(g).IsMatch(value.Name))) return false;
+        return options.Trainable.Count == 0 || options.Trainable.Any(g => Glob(g).IsMatch(value.Name));
+    }
+
+    private static Regex Glob(string pattern) =>
+        new("^" + Regex.Escape(pattern).Replace(@"\*", ".*").Replace(@"\?", ".") + "$", RegexOptions.CultureInvariant);
+}
