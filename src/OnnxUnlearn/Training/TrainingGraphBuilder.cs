@@ -28,9 +28,9 @@ public abstract record Objective
 
     /// <summary>
     /// UNSIR's error-maximising noise: the model is frozen and its input is trained to minimise
-    /// −CE(f(noise), y) + λ·mean_batch(Σ noise²).
+    /// −CE(f(noise), y) + λ·mean_batch(Σ noise²), for a noise batch of <paramref name="BatchSize"/> samples.
     /// </summary>
-    public sealed record NoiseMaximization(float L2Weight) : Objective;
+    public sealed record NoiseMaximization(float L2Weight, int BatchSize) : Objective;
 }
 
 public sealed record TrainingGraphOptions
@@ -123,7 +123,9 @@ public static class TrainingGraphBuilder
         for (var i = 0; i < parameters.Count; i++)
         {
             var parameter = parameters[i];
-            var dims = shapes[parameter.Name].Dims;
+            var dims = options.Objective is Objective.NoiseMaximization n
+                ? [n.BatchSize, .. info.Input.SampleDims.Select(d => (long)d)]
+                : shapes[parameter.Name].Dims;
             var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
             var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
             var isNoise = options.Objective is Objective.NoiseMaximization;

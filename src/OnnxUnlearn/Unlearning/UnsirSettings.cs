@@ -1,0 +1,38 @@
+using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Optimizers;
+
+namespace OnnxUnlearn.Unlearning;
+
+/// <summary>
+/// UNSIR hyperparameters. Defaults follow the paper's intended algorithm (DESIGN.md §6) without the
+/// authors' code defects: every noise sample enters the impair set labelled with its own class,
+/// and the noise phase uses batch statistics without touching the running statistics.
+/// </summary>
+public sealed record UnsirSettings
+{
+    /// <summary>Noise samples in all, shared evenly among the forgotten classes (at least
+    /// <see cref="MinNoisePerClass"/> each), so forgetting several classes costs about as much as one.</summary>
+    public int NoiseBatch { get; init; } = 256;
+    public int MinNoisePerClass { get; init; } = 64;
+    public int NoiseSteps { get; init; } = 40;
+    public float NoiseLearningRate { get; init; } = 0.1f;
+    /// <summary>λ of −CE(f(noise), class) + λ·mean_batch(Σ noise²).</summary>
+    public float NoiseL2 { get; init; } = 0.1f;
+    /// <summary>How many times the whole noise batch is repeated in the impair set.</summary>
+    public int NoiseCopies { get; init; } = 20;
+    /// <summary>Retained samples per retained class (drawn at random with the seed).</summary>
+    public int RetainPerClass { get; init; } = 1000;
+    public float ImpairLearningRate { get; init; } = 0.02f;
+    public int ImpairEpochs { get; init; } = 1;
+    public float RepairLearningRate { get; init; } = 0.01f;
+    public int RepairEpochs { get; init; } = 1;
+    public int BatchSize { get; init; } = 256;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public BatchNormMode NoiseBatchNorm { get; init; } = BatchNormMode.Batch;
+    public BatchNormMode ImpairBatchNorm { get; init; } = BatchNormMode.Train;
+    public BatchNormMode RepairBatchNorm { get; init; } = BatchNormMode.Train;
+    public int Seed { get; init; }
+
+    public int NoisePerClass(int classCount) =>
+        Math.Max(MinNoisePerClass, (NoiseBatch + classCount - 1) / classCount);
+}

@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using OnnxUnlearn.Analysis;
+using OnnxUnlearn.Data;
+using OnnxUnlearn.Ir;
+using OnnxUnlearn.Runtime;
+using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Optimizers;
+
+namespace OnnxUnlearn.Unlearning;
+
+/// <summary>Receives progress: the phase, the step (1-based) of the phase's total, and the loss.</summary>
+public interface ITrainingProgress
+{
+    void Report(string phase, int step, int totalSteps, float loss);
+}
+
+/// <summary>What an UNSIR run produced.</summary>
+public sealed record UnsirResult(
+    Dictionary<string, float[]> Initializers,
+    int RetainSubsetCount,
+    int NoiseCount,
+    int NoisePerClass,
+    IReadOnlyDictionary<string, double> TimingsSeconds,
+    IReadOnlyDictionary<string, IReadOnlyList<float>> Losses,
+    float[] Noise);
+
+/// <summary>
+/// UNSIR ("Fast Yet Effective Machine Unlearning", Tarun et al.): (1) learn an error-maximising
+/// noise batch for the forgotten classes with the model frozen; (2) impair: train on the noise,
+/// labelled with its classes, mixed with a retained subset, at a high learning rate; (3) repair:
+/// fine-tune on the retained subset alone.
+/// </summary>
+public static class UnsirUnlearner
+{
+    public static UnsirResult Run(Model model, ClassifierInfo info, IReadOnlyDictionary<string, ValueShape> shapes,
+        ILabeledDataset train, IReadOnlyList<int> forgetClasses, UnsirSettings settings, Device device, ITrainingProgress? progress = null)
+    {
+        var total = Stopwatch.StartNew();
+        var forget = forgetClasses.ToHashSet();
+        var retained = Enumerable.Range(0, info.ClassCount).Where(c => !forget.Contains(c)).ToHashSet();
+        var sampleSize = info.Input.SampleSize;
+        long[] sampleDims = [.. info.Input.SampleDims.Select(d => (long)d)];
+
+        // Retained subset Dr_sub, decoded once and kept in memory for impair and repair.
+        var subset = Sampling.StratifiedSubset(train.Labels, settings.RetainPerClass, retained, settings.Seed);
+        var present = subset.Select(i => train.Labels[i]).ToHashSet();
+        var missing = retained.Where(c => !present.Contains(c)).ToList();
+        if (missing.Count > 0)
+            throw new UserInputException($"{train.Source}: no samples of retained class{(missing.Count > 1 ? "es" : "")} {string.Join(", ", missing)}; the repair phase needs some of every class that is kept");
+        var retainedSamples = new float[subset.Length * sampleSize];
+        train.ReadSamples(subset, retainedSamples);
+        var retainedLabels = subset.Select(i => (long)train.Labels[i]).ToArray();
+
+        // 1. Noise: one batch for all forgotten classes, NoisePerClass rows each, N(0,1) init.
+        var timings = new Dictionary<string, double>();
+        var losses = new Dictionary<string, IReadOnlyList<float>>();
+        var watch = Stopwatch.StartNew();
+        var perClass = settings.NoisePerClass(forgetClasses.Count);
+        var noiseLabels = forgetClasses.SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
+        var noise = NormalNoise(noiseLabels.Length * sampleSize, settings.Seed);
+        var noiseGraph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions
+        {
+            Objective = new Objective.NoiseMaximization(settings.NoiseL2, noiseLabels.Length),
+            Optimizer = new OptimizerSettings { Kind = OptimizerKind.Adam },
+            BatchNorm = settings.NoiseBatchNorm,
+        });
+        using (var noiseTrainer = new Trainer(noiseGraph, device, new Dictionary<string, float[]> { [info.Input.Name] = noise }))
+        {
+            var noiseLosses = new List<float>();
+            for (var step = 1; step <= settings.NoiseSteps; step++)
+            {
+                var loss = noiseTrainer.Step(Memory<float>.Empty, noiseLabels, noiseLabels.Length, sampleDims, settings.NoiseLearningRate, "noise");
+                noiseLosses.Add(loss);
+                progress?.Report("noise", step, settings.NoiseSteps, loss);
+            }
+            noise = noiseTrainer.Read(info.Input.Name);
+            losses["noise"] = noiseLosses;
+        }
+        timings["noise"] = watch.Elapsed.TotalSeconds;
+
+        // 2. Impair: noise copies (labelled with their own class) mixed with Dr_sub; 3. Repair: Dr_sub.
+        var initializers = new Dictionary<string, float[]>();
+        var current = model;
+        var retainedItems = Enumerable.Range(0, subset.Length).ToArray();
+        var noiseItems = Enumerable.Range(0, settings.NoiseCopies).SelectMany(_ => Enumerable.Range(0, noiseLabels.Length).Select(j => -1 - j));
+        var impairItems = retainedItems.Concat(noiseItems).ToArray();
+        foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
+        {
+            ("impair", 1, impairItems, settings.ImpairLearningRate, settings.ImpairEpochs, settings.ImpairBatchNorm),
+            ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
+        })
+        {
+            watch.Restart();
+            var graph = TrainingGraphBuilder.Build(current, shapes, new TrainingGraphOptions
+            {
+                Optimizer = new OptimizerSettings { Kind = settings.Optimizer },
+                BatchNorm = bn,
+            });
+            using var trainer = new Trainer(graph, device);
+            var phaseLosses = new List<float>();
+            var steps = epochs * ((items.Length + settings.BatchSize - 1) / settings.BatchSize);
+            var batchSamples = GC.AllocateUninitializedArray<float>(settings.BatchSize * sampleSize, pinned: true);
+            var batchLabels = GC.AllocateUninitializedArray<long>(settings.BatchSize, pinned: true);
+            for (var epoch = 0; epoch < epochs; epoch++)
+            {
+                var order = Sampling.Shuffle(items, unchecked(settings.Seed * 1000 + phaseIndex * 100 + epoch));
+                for (var start = 0; start < order.Length; start += settings.BatchSize)
+                {
+                    var count = Math.Min(settings.BatchSize, order.Length - start);
+                    for (var k = 0; k < count; k++)
+                    {
+                        var item = order[start + k];
+                        var (source, label, offset) = item >= 0
+                            ? (retainedSamples, retainedLabels[item], item)
+                            : (noise, noiseLabels[-1 - item], -1 - item);
+                        source.AsSpan(offset * sampleSize, sampleSize).CopyTo(batchSamples.AsSpan(k * sampleSize));
+                        batchLabels[k] = label;
+                    }
+                    var loss = trainer.Step(batchSamples, batchLabels, count, sampleDims, rate, phase);
+                    phaseLosses.Add(loss);
+                    progress?.Report(phase, trainer.StepCount, steps, loss);
+                }
+            }
+            foreach (var (name, values) in trainer.ReadInitializers())
+                initializers[name] = values;
+            current = Model.FromProto(Training.ModelExporter.WithInitializers(model.ToProto(), initializers), model.Path);
+            losses[phase] = phaseLosses;
+            timings[phase] = watch.Elapsed.TotalSeconds;
+        }
+        timings["total"] = total.Elapsed.TotalSeconds;
+        return new UnsirResult(initializers, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise);
+    }
+
+    /// <summary>Standard normal values (Box-Muller over System.Random(seed)).</summary>
+    internal static float[] NormalNoise(int count, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[count];
+        for (var i = 0; i < count; i += 2)
+        {
+            var u1 = 1.0 - random.NextDouble();
+            var u2 = random.NextDouble();
+            var r = Math.Sqrt(-2 * Math.Log(u1));
+            values[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
+            if (i + 1 < count) values[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
+        }
+        return values;
+    }
+}

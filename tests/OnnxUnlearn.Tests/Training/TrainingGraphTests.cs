@@ -1,0 +1,103 @@
+using OnnxUnlearn.Analysis;
+using OnnxUnlearn.Ir;
+using OnnxUnlearn.Runtime;
+using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Optimizers;
+
+namespace OnnxUnlearn.Tests.Training;
+
+[TestFixture]
+public class TrainingGraphTests
+{
+    /// <summary>
+    /// End to end through loss, BatchNormalization in batch-statistics mode and every rule of the
+    /// model: with plain SGD at lr = 1 one step gives p − g, so g = p − p'. Compare g with central
+    /// differences of the loss (the step's loss output, taken at lr = 0).
+    /// </summary>
+    [TestCase(BatchNormMode.Train, 13)]
+    [TestCase(BatchNormMode.Frozen, 13)]
+    [TestCase(BatchNormMode.Train, 17)]
+    public void Parameter_gradients_match_central_differences_of_the_loss(BatchNormMode bn, int opset)
+    {
+        var model = ModelFactory.SmallCnn(opset: opset);
+        var info = ClassifierInfo.Analyze(model, "small");
+        var shapes = ShapeProbe.Run(model, info);
+        var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions
+        {
+            Optimizer = new OptimizerSettings { Kind = OptimizerKind.Sgd },
+            BatchNorm = bn,
+        });
+        var (x, y) = ModelFactory.Batch(6, 3, seed: 5);
+        long[] sampleDims = [1, 8, 8];
+        var parameters = graph.Parameters.ToList();
+        Assert.That(parameters.Select(p => p.Name), Is.EquivalentTo(new[] { "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias" }));
+
+        float Loss(string name, int index, float delta)
+        {
+            var initial = parameters.ToDictionary(p => p.Name, p => (float[])p.InitialValue.Clone());
+            initial[name][index] += delta;
+            using var t = new Trainer(graph, Device.Cpu(1), initial);
+            return t.Step(x, y, 6, sampleDims, 0f, "check");
+        }
+
+        using var trainer = new Trainer(graph, Device.Cpu(1));
+        trainer.Step(x, y, 6, sampleDims, 1f, "check");
+        var random = new Random(3);
+        foreach (var p in parameters)
+        {
+            var updated = trainer.Read(p.Name);
+            for (var k = 0; k < 3; k++)
+            {
+                var i = random.Next(p.InitialValue.Length);
+                var analytic = p.InitialValue[i] - updated[i];
+                const float h = 1e-3f;
+                var numeric = (Loss(p.Name, i, h) - Loss(p.Name, i, -h)) / (2 * h);
+                Assert.That(analytic, Is.EqualTo(numeric).Within(2e-3 + 2e-2 * Math.Abs(numeric)), $"{p.Name}[{i}]");
+            }
+        }
+    }
+
+    [Test]
+    public void Train_mode_updates_running_statistics_with_momentum_and_unbiased_variance()
+    {
+        var model = ModelFactory.SmallCnn();
+        var info = ClassifierInfo.Analyze(model, "small");
+        var shapes = ShapeProbe.Run(model, info);
+        var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions { BatchNorm = BatchNormMode.Train });
+        Assert.That(graph.State.Where(s => s.Kind == StateKind.RunningStatistic).Select(s => s.Initializer),
+            Is.EquivalentTo(new[] { "bn1.running_mean", "bn1.running_var" }));
+
+        // The batch statistics of conv1's output, computed here from the model's own conv1 output.
+        var (x, y) = ModelFactory.Batch(4, 3, seed: 2);
+        var conv1 = RunPrefix(model, x, 4, "conv1");
+        const int m = 4 * 8 * 8;
+        using var trainer = new Trainer(graph, Device.Cpu(1));
+        trainer.Step(x, y, 4, [1, 8, 8], 0f, "check");
+        var runningMean = trainer.Read("bn1.running_mean");
+        var runningVar = trainer.Read("bn1.running_var");
+        float[] oldMean = [0.05f, -0.02f, 0.01f, 0f];
+        float[] oldVar = [0.3f, 0.4f, 0.5f, 0.6f];
+        for (var c = 0; c < 4; c++)
+        {
+            var values = Enumerable.Range(0, 4).SelectMany(n => conv1.Skip((n * 4 + c) * 64).Take(64)).Select(v => (double)v).ToArray();
+            var mean = values.Average();
+            var unbiased = values.Sum(v => (v - mean) * (v - mean)) / (m - 1);
+            Assert.That(runningMean[c], Is.EqualTo(0.9 * oldMean[c] + 0.1 * mean).Within(1e-5));
+            Assert.That(runningVar[c], Is.EqualTo(0.9 * oldVar[c] + 0.1 * unbiased).Within(1e-5));
+        }
+    }
+
+    /// <summary>Runs the model and returns the output of the first node named <paramref name="nodePrefix"/>*.</summary>
+    private static float[] RunPrefix(Model model, float[] x, int n, string nodePrefix)
+    {
+        var proto = model.ToProto();
+        var node = proto.Graph.Node.First(nd => nd.OpType == "Conv");
+        proto.Graph.Output.Clear();
+        proto.Graph.Output.Add(new Onnx.ValueInfoProto { Name = node.Output[0] });
+        using var session = SessionFactory.Create(proto, Device.Cpu(1));
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [n, 1, 8, 8]);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var result = session.Run(runOptions, ["input"], [input], [node.Output[0]]);
+        return result[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+}
