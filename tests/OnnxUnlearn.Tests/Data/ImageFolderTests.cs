@@ -100,6 +100,19 @@ public class ImageFolderTests : DataTestBase
     }
 
     [Test]
+    public void ModestShrinkingIsPlainBilinear()
+    {
+        // 6x6, left half 0 and right half 200, to 4x4: the sample points fall at x = 0.25, 1.75,
+        // 3.25, 4.75 in source pixels, so no output pixel straddles the edge (mipmaps would blur it).
+        var gray = Enumerable.Range(0, 36).Select(i => (byte)(i % 6 < 3 ? 0 : 200)).ToArray();
+        Files.Write("imgs/a/x.png", DataFiles.EncodeGrayPng(gray, 6, 6));
+
+        using var data = OpenFolder(Path.Combine(Files.Root, "imgs"), Nchw(1, 4, 4));
+
+        Assert.That(ReadAll(data), Is.EqualTo(Enumerable.Repeat(new float[] { 0, 0, 200, 200 }, 4).SelectMany(r => r)));
+    }
+
+    [Test]
     public void AClassMapFixesTheClassOrder()
     {
         Files.Write("imgs/ant/x.png", DataFiles.EncodeGrayPng([1], 1, 1));
