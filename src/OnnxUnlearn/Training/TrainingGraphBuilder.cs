@@ -56,6 +56,78 @@ public static class TrainingGraphBuilder
 {
     public static TrainingGraph Build(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options)
     {
+        var d = Differentiate(source, shapes, options.Objective, options.BatchNorm, options, withRespectToInput: false);
+        var b = d.Builder;
+        var graph = b.Graph;
+        var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
+        var step = graph.AddInput(TrainingGraph.StepName, TensorTypes.Float());
+
+        b.Prefix = "optimizer";
+        var optimizer = options.Optimizer;
+        var parameters = d.Gradients.Keys.ToList();
+        var clipped = optimizer.Clip(b, [.. parameters.Select(p => d.Gradients[p])]);
+        var stepInputs = optimizer.EmitStepInputs(b, learningRate, step);
+        var isNoise = options.Objective is Objective.NoiseMaximization;
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            var parameter = parameters[i];
+            var dims = options.Objective is Objective.NoiseMaximization n
+                ? [n.BatchSize, .. d.Info.Input.SampleDims.Select(x => (long)x)]
+                : shapes[parameter.Name].Dims;
+            var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
+            var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
+            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : source.Graph[parameter.Name].Initializer!.ToFloatArray();
+            d.State.Add(Carry(b, parameter, updated, dims, StateKind.Parameter, isNoise ? null : parameter.Name, initial, d.Outputs));
+            for (var s = 0; s < slots.Length; s++)
+                d.State.Add(Carry(b, slots[s], newSlots[s], dims, StateKind.OptimizerState, null, new float[initial.Length], d.Outputs));
+        }
+        return d.Finish(source);
+    }
+
+    /// <summary>
+    /// A graph that outputs the cross-entropy loss and its gradient, "&lt;name&gt;_grad", with respect
+    /// to every trainable parameter (or, with <paramref name="withRespectToInput"/>, the model input);
+    /// with <see cref="BatchNormMode.Train"/> it also outputs the updated running statistics (state).
+    /// </summary>
+    public static TrainingGraph BuildGradients(Model source, IReadOnlyDictionary<string, ValueShape> shapes, BatchNormMode batchNorm,
+        bool withRespectToInput, LossOptions? loss = null)
+    {
+        var options = new TrainingGraphOptions { BatchNorm = batchNorm, Objective = new Objective.Classification(loss ?? new LossOptions()) };
+        var d = Differentiate(source, shapes, options.Objective, batchNorm, options, withRespectToInput);
+        foreach (var (target, gradient) in d.Gradients)
+            d.Outputs.Add(d.Builder.Graph.AddNode("Identity", [gradient], 1, null, $"grad/{target.Name}",
+                outputNames: [d.Builder.Graph.UniqueName(GradientName(target.Name))]).Outputs[0]);
+        return d.Finish(source);
+    }
+
+    /// <summary>The output name of a gradient in a gradient graph.</summary>
+    public static string GradientName(string target) => target + "_grad";
+
+    /// <summary>The forward graph with the loss and the backward graph, before any update is added.</summary>
+    private sealed record Differentiated(GraphBuilder Builder, Model Model, ClassifierInfo Info, Value Loss, Value Labels,
+        Dictionary<Value, Value> Gradients, List<StateTensor> State, List<Value> Outputs)
+    {
+        public TrainingGraph Finish(Model source)
+        {
+            var graph = Builder.Graph;
+            graph.Outputs.Clear();
+            graph.Outputs.Add(graph.AddNode("Identity", [Loss], 1, null, "loss/output", outputNames: [TrainingGraph.LossName]).Outputs[0]);
+            graph.Outputs.AddRange(Outputs);
+            graph.RemoveDeadNodes();
+            return new TrainingGraph
+            {
+                Proto = Model.ToProto(),
+                InputName = Info.Input.Name,
+                LabelsName = Labels.Name,
+                State = State,
+                ExternalDataFolder = source.Graph.Initializers.FirstOrDefault()?.Initializer?.BaseDirectory,
+            };
+        }
+    }
+
+    private static Differentiated Differentiate(Model source, IReadOnlyDictionary<string, ValueShape> shapes, Objective objective,
+        BatchNormMode batchNorm, TrainingGraphOptions options, bool withRespectToInput)
+    {
         var model = Model.FromProto(source.ToProto(), source.Path);
         var graph = model.Graph;
         var info = ClassifierInfo.Analyze(model, source.Path ?? "model");
@@ -69,32 +141,26 @@ public static class TrainingGraphBuilder
         {
             runningStatistics.Add(bn.Inputs[3]!);
             runningStatistics.Add(bn.Inputs[4]!);
-            if (options.BatchNorm != BatchNormMode.Frozen)
-                UseBatchStatistics(b, bn, options.BatchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
+            if (batchNorm != BatchNormMode.Frozen)
+                UseBatchStatistics(b, bn, batchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
         }
 
         var labels = graph.AddInput("labels", TensorTypes.Of(DataType.Int64, [-1]));
-        var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
-        var step = graph.AddInput(TrainingGraph.StepName, TensorTypes.Float());
         b.Prefix = "loss";
-
-        Value loss;
-        Dictionary<Value, Value> gradients;
         var backwardOptions = new BackwardOptions { BatchStatisticsNodes = batchStatisticsNodes };
-        switch (options.Objective)
+        switch (objective)
         {
             case Objective.Classification classification:
             {
-                var (ce, dLogits) = CrossEntropy.Emit(b, info.Logits, labels, info.ClassCount, classification.Loss);
-                loss = ce;
-                var candidates = graph.Initializers
-                    .Where(v => IsTrainable(v, runningStatistics, options))
-                    .ToList();
+                var (loss, dLogits) = CrossEntropy.Emit(b, info.Logits, labels, info.ClassCount, classification.Loss);
+                IReadOnlyCollection<Value> targets = withRespectToInput
+                    ? [info.InputValue]
+                    : graph.Initializers.Where(v => IsTrainable(v, runningStatistics, options)).ToList();
                 b.Prefix = "grad";
-                gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = dLogits }, candidates, shapes, backwardOptions);
-                foreach (var parameter in gradients.Keys)
+                var gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = dLogits }, targets, shapes, backwardOptions);
+                foreach (var parameter in gradients.Keys.Where(v => v.Initializer is not null))
                     PromoteToInput(graph, parameter);
-                break;
+                return new Differentiated(b, model, info, loss, labels, gradients, state, outputs);
             }
             case Objective.NoiseMaximization noise:
             {
@@ -104,49 +170,16 @@ public static class TrainingGraphBuilder
                 var sampleAxes = Enumerable.Range(1, info.Input.SampleDims.Length).Select(a => (long)a).ToArray();
                 var batch = b.Cast(b.Op("Size", labels), DataType.Float);
                 var l2 = b.Div(b.ReduceSum(b.ReduceSum(b.Mul(x, x), sampleAxes, keepDims: false), [0], keepDims: false), batch);
-                loss = b.Add(b.Neg(ce), b.Mul(l2, b.Scalar(noise.L2Weight)));
+                var loss = b.Add(b.Neg(ce), b.Mul(l2, b.Scalar(noise.L2Weight)));
                 b.Prefix = "grad";
-                gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = b.Neg(dLogits) }, [x], shapes, backwardOptions);
+                var gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = b.Neg(dLogits) }, [x], shapes, backwardOptions);
                 var l2Gradient = b.Mul(x, b.Div(b.Scalar(2 * noise.L2Weight), batch));
                 gradients[x] = gradients.TryGetValue(x, out var g) ? b.Add(g, l2Gradient) : l2Gradient;
-                break;
+                return new Differentiated(b, model, info, loss, labels, gradients, state, outputs);
             }
             default:
-                throw new ArgumentOutOfRangeException(nameof(options));
+                throw new ArgumentOutOfRangeException(nameof(objective));
         }
-
-        b.Prefix = "optimizer";
-        var optimizer = options.Optimizer;
-        var parameters = gradients.Keys.ToList();
-        var clipped = optimizer.Clip(b, [.. parameters.Select(p => gradients[p])]);
-        var stepInputs = optimizer.EmitStepInputs(b, learningRate, step);
-        for (var i = 0; i < parameters.Count; i++)
-        {
-            var parameter = parameters[i];
-            var dims = options.Objective is Objective.NoiseMaximization n
-                ? [n.BatchSize, .. info.Input.SampleDims.Select(d => (long)d)]
-                : shapes[parameter.Name].Dims;
-            var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
-            var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
-            var isNoise = options.Objective is Objective.NoiseMaximization;
-            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : source.Graph[parameter.Name].Initializer!.ToFloatArray();
-            state.Add(Carry(b, parameter, updated, dims, StateKind.Parameter, isNoise ? null : parameter.Name, initial, outputs));
-            for (var s = 0; s < slots.Length; s++)
-                state.Add(Carry(b, slots[s], newSlots[s], dims, StateKind.OptimizerState, null, new float[initial.Length], outputs));
-        }
-
-        graph.Outputs.Clear();
-        graph.Outputs.Add(b.Graph.AddNode("Identity", [loss], 1, null, "loss/output", outputNames: [TrainingGraph.LossName]).Outputs[0]);
-        graph.Outputs.AddRange(outputs);
-        graph.RemoveDeadNodes();
-        return new TrainingGraph
-        {
-            Proto = model.ToProto(),
-            InputName = info.Input.Name,
-            LabelsName = labels.Name,
-            State = state,
-            ExternalDataFolder = source.Graph.Initializers.FirstOrDefault()?.Initializer?.BaseDirectory,
-        };
     }
 
     /// <summary>
