@@ -56,7 +56,7 @@ public static class TrainingGraphBuilder
 {
     public static TrainingGraph Build(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options)
     {
-        var d = Differentiate(source, shapes, options.Objective, options.BatchNorm, options, withRespectToInput: false);
+        var d = Differentiate(source, shapes, options.Objective, options.BatchNorm, options, withRespectToInput: false, promoteParameters: true);
         var b = d.Builder;
         var graph = b.Graph;
         var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
@@ -93,7 +93,7 @@ public static class TrainingGraphBuilder
         bool withRespectToInput, LossOptions? loss = null)
     {
         var options = new TrainingGraphOptions { BatchNorm = batchNorm, Objective = new Objective.Classification(loss ?? new LossOptions()) };
-        var d = Differentiate(source, shapes, options.Objective, batchNorm, options, withRespectToInput);
+        var d = Differentiate(source, shapes, options.Objective, batchNorm, options, withRespectToInput, promoteParameters: false);
         foreach (var (target, gradient) in d.Gradients)
             d.Outputs.Add(d.Builder.Graph.AddNode("Identity", [gradient], 1, null, $"grad/{target.Name}",
                 outputNames: [d.Builder.Graph.UniqueName(GradientName(target.Name))]).Outputs[0]);
@@ -126,7 +126,7 @@ public static class TrainingGraphBuilder
     }
 
     private static Differentiated Differentiate(Model source, IReadOnlyDictionary<string, ValueShape> shapes, Objective objective,
-        BatchNormMode batchNorm, TrainingGraphOptions options, bool withRespectToInput)
+        BatchNormMode batchNorm, TrainingGraphOptions options, bool withRespectToInput, bool promoteParameters)
     {
         var model = Model.FromProto(source.ToProto(), source.Path);
         var graph = model.Graph;
@@ -158,8 +158,9 @@ public static class TrainingGraphBuilder
                     : graph.Initializers.Where(v => IsTrainable(v, runningStatistics, options)).ToList();
                 b.Prefix = "grad";
                 var gradients = Backward.Build(b, new Dictionary<Value, Value> { [info.Logits] = dLogits }, targets, shapes, backwardOptions);
-                foreach (var parameter in gradients.Keys.Where(v => v.Initializer is not null))
-                    PromoteToInput(graph, parameter);
+                if (promoteParameters)
+                    foreach (var parameter in gradients.Keys.Where(v => v.Initializer is not null))
+                        PromoteToInput(graph, parameter);
                 return new Differentiated(b, model, info, loss, labels, gradients, state, outputs);
             }
             case Objective.NoiseMaximization noise:
