@@ -32,6 +32,10 @@ public sealed class GradientRegistry
         ShapeGradients.Register(r);
         SoftmaxGradients.Register(r);
         ReductionGradients.Register(r);
+        GatherGradients.Register(r);
+        SliceGradients.Register(r);
+        ResizeGradients.Register(r);
+        LossGradients.Register(r);
         return r;
     }
 

@@ -47,6 +47,21 @@ public sealed class GradientChecker
         return Input(name, dims, data);
     }
 
+    /// <summary>A float input uniform in [low, high] kept at least <paramref name="margin"/> from every
+    /// kink (where the function is not smooth: ±3 for HardSwish, the threshold of ThresholdedRelu...).</summary>
+    public Value InputAvoiding(string name, long[] dims, float low, float high, float[] kinks, float margin = 0.05f)
+    {
+        var data = new float[dims.Aggregate(1L, (a, b) => a * b)];
+        for (var i = 0; i < data.Length; i++)
+        {
+            float v;
+            do v = (float)(low + (high - low) * _random.NextDouble());
+            while (kinks.Any(k => Math.Abs(v - k) < margin));
+            data[i] = v;
+        }
+        return Input(name, dims, data);
+    }
+
     /// <summary>A float input holding a random permutation of evenly spaced values in [−1, 1], so
     /// no two elements are closer than 2/n: a small perturbation cannot change an argmax (MaxPool).</summary>
     public Value DistinctInput(string name, long[] dims)
@@ -145,8 +160,15 @@ public sealed class GradientChecker
                 TestContext.Out.WriteLine($"{name}: analytic {predicted:G6} numeric {numeric:G6} rel.err {error:G3}");
             }
         }
+        var fixture = TestContext.CurrentContext.Test.ClassName ?? "?";
+        WorstByFixture.AddOrUpdate(fixture, worst, (_, previous) => Math.Max(previous, worst));
+        TestContext.Out.WriteLine($"worst rel.err {worst:G3}");
         return worst;
     }
+
+    /// <summary>The worst relative error each test class has seen (printed after the run by
+    /// <see cref="GradientCheckSummary"/>).</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, double> WorstByFixture { get; } = new();
 
     private float[] RandomArray(long n)
     {

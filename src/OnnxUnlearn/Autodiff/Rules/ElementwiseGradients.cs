@@ -105,7 +105,8 @@ internal static class ElementwiseGradients
         r.AddNonDifferentiable("Shape", "Size", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or",
             "Xor", "ArgMax", "ArgMin", "Constant", "ConstantOfShape", "Range", "NonZero", "Floor", "Ceil", "Round", "Sign",
             "IsNaN", "IsInf", "OneHot", "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
-            "Mod", "BitShift", "NonMaxSuppression");
+            "Mod", "BitShift", "NonMaxSuppression", "Hardmax", "Bernoulli", "Multinomial", "Unique", "BitwiseAnd", "BitwiseOr",
+            "BitwiseXor", "BitwiseNot");
     }
 
     private static void MinMax(GradientContext c)
