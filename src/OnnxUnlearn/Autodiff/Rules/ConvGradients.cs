@@ -82,8 +82,8 @@ internal static class ConvGradients
     //   dW = the Conv weight gradient with input dY and output gradient X
     //   dB = Σ dY over every axis but the channel axis
     // The effective pads are the runtime's: explicit pads, or, with output_shape or SAME_*, a total of
-    // s·(in − 1) + output_padding + d·(k − 1) + 1 − out split with the larger half first for
-    // SAME_UPPER and last otherwise (as ONNX Runtime distributes it).
+    // s·(in − 1) + output_padding + d·(k − 1) + 1 − out split as the ONNX spec says (and ONNX
+    // Runtime 1.31 does): the larger half last for SAME_UPPER, first otherwise (NOTSET included).
     private static void ConvTranspose(GradientContext c)
     {
         var x = c.I(0);
@@ -108,7 +108,7 @@ internal static class ConvGradients
             for (var a = 0; a < rank; a++)
             {
                 var total = Math.Max(0, strides[a] * (xDims[a + 2] - 1) + outputPadding[a] + dilations[a] * (kernel[a] - 1) + 1 - yDims[a + 2]);
-                (begin[a], end[a]) = autoPad == "SAME_UPPER" ? (total - total / 2, total / 2) : (total / 2, total - total / 2);
+                (begin[a], end[a]) = autoPad == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2);
             }
         }
         else if (autoPad == "VALID")
