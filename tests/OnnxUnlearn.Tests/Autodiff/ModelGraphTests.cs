@@ -13,12 +13,14 @@ public class ModelGraphTests
 
     // Keras through tf2onnx (opset 13): NHWC input transposed to NCHW for the Conv and back
     // before the flatten, Reshape by a constant shape, dense layers as MatMul + Add.
-    [Test]
-    public void Keras_tf2onnx_style_convnet()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void Keras_tf2onnx_style_convnet(bool dynamicBatch)
     {
         var k = new GradientChecker(13, seed: 3);
         var b = k.Builder;
         var input = k.Input("input", [2, 8, 8, 3]);
+        if (dynamicBatch) k.Batched(input);
         var convW = k.Input("conv_w", [4, 3, 3, 3], -0.5f, 0.5f);
         var convB = k.Input("conv_b", [4], -0.1f, 0.1f);
         var dense1W = k.Input("dense1_w", [64, 8], -0.3f, 0.3f);
@@ -40,12 +42,14 @@ public class ModelGraphTests
 
     // MobileNet-style block (opset 14): Conv → frozen BatchNormalization → ReLU6 (Clip) →
     // depthwise Conv → HardSwish → GlobalAveragePool → Flatten → Gemm(transB=1).
-    [Test]
-    public void MobileNet_style_block()
+    [TestCase(false)]
+    [TestCase(true)]
+    public void MobileNet_style_block(bool dynamicBatch)
     {
         var k = new GradientChecker(14, seed: 5);
         var b = k.Builder;
         var input = k.Input("input", [2, 3, 8, 8]);
+        if (dynamicBatch) k.Batched(input);
         var convW = k.Input("conv_w", [8, 3, 3, 3], -0.5f, 0.5f);
         var gamma = k.Input("bn_scale", [8], 0.5f, 1.5f);
         var beta = k.Input("bn_bias", [8], 0.5f, 1f);
