@@ -36,6 +36,7 @@ public sealed class GradientRegistry
         SliceGradients.Register(r);
         ResizeGradients.Register(r);
         LossGradients.Register(r);
+        EinsumGradients.Register(r);
         return r;
     }
 

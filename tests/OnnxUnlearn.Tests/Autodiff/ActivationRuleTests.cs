@@ -99,4 +99,20 @@ public class ActivationRuleTests
         k.Output(k.Builder.Mul(x, k.Builder.Op("Sigmoid", x)));
         Assert.That(k.Check(epsilon: 1e-3), Is.LessThan(Tolerance));
     }
+
+    [TestCase("Tan", -1.2f, 1.2f)]
+    [TestCase("Atan", -3f, 3f)]
+    [TestCase("Asin", -0.9f, 0.9f)]
+    [TestCase("Acos", -0.9f, 0.9f)]
+    [TestCase("Sinh", -2f, 2f)]
+    [TestCase("Cosh", -2f, 2f)]
+    [TestCase("Asinh", -3f, 3f)]
+    [TestCase("Acosh", 1.2f, 3f)]
+    [TestCase("Atanh", -0.9f, 0.9f)]
+    public void Trigonometric_and_hyperbolic(string op, float low, float high)
+    {
+        var k = new GradientChecker(13);
+        k.Output(k.Builder.Op(op, k.Input("x", [3, 5], low, high)));
+        Assert.That(k.Check(epsilon: 1e-3), Is.LessThan(Tolerance));
+    }
 }

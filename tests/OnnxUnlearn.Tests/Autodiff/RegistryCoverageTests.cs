@@ -87,5 +87,7 @@ public class RegistryCoverageTests
         Assert.That(Reason(13, "Tile", 2), Does.Contain("repeats"));
         Assert.That(Reason(18, "ReduceMax", 2), Does.Contain("axes"));
         Assert.That(Reason(13, "SoftmaxCrossEntropyLoss", 2, Attr.Int("ignore_index", -100)), Is.Null);
+        Assert.That(Reason(13, "Einsum", 1, Attr.String("equation", "ii->i")), Does.Contain("diagonal"));
+        Assert.That(Reason(13, "Einsum", 2, Attr.String("equation", "...ij,jk->...ik")), Is.Null);
     }
 }

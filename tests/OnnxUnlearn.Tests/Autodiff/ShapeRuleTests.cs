@@ -149,4 +149,19 @@ public class ShapeRuleTests
         k.Output(b.Mul(y, y));
         Assert.That(k.Check(), Is.LessThan(Tolerance));
     }
+
+    [TestCase("DepthToSpace", "DCR")]
+    [TestCase("DepthToSpace", "CRD")]
+    [TestCase("SpaceToDepth", "")]
+    public void Depth_and_space(string op, string mode)
+    {
+        var k = new GradientChecker(13);
+        var x = k.Input("x", op == "DepthToSpace" ? [2, 8, 2, 3] : [2, 2, 4, 6]);
+        var b = k.Builder;
+        var attributes = new List<Onnx.AttributeProto> { Attr.Int("blocksize", 2) };
+        if (mode.Length > 0) attributes.Add(Attr.String("mode", mode));
+        var y = b.Op(op, [x], [.. attributes]);
+        k.Output(b.Mul(y, y));
+        Assert.That(k.Check(), Is.LessThan(Tolerance));
+    }
 }

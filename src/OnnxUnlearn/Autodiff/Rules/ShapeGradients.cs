@@ -36,6 +36,10 @@ internal static class ShapeGradients
         r.Add("Tile", Tile, (node, _) =>
             IsConstantOrAbsent(InputAt(node, 1)) ? null : "repeats computed at run time are not supported (they must be a constant)");
         // Y = Trilu(X, k, upper): dX = Trilu(dY, k, upper), the same mask
+        // SpaceToDepth and DepthToSpace (DCR) are each other's inverse permutation
+        r.Add("SpaceToDepth", c => c.SetGI(0, c.B.Op("DepthToSpace", [c.GO(0)!],
+            Attr.Int("blocksize", c.GetInt("blocksize", 1)), Attr.String("mode", "DCR"))));
+        r.Add("DepthToSpace", DepthToSpace);
         r.Add("Trilu", c => c.SetGI(0, c.B.Op("Trilu", [c.GO(0)!, c.HasInput(1) ? c.I(1) : null], [.. c.Node.Attributes])));
     }
 
@@ -66,6 +70,22 @@ internal static class ShapeGradients
             if (c.Needs(i)) c.SetGI(i, b.Op("Slice", c.GO(0)!, start, end, b.Ints(axis)));
             start = end;
         }
+    }
+
+    // DCR: dX = SpaceToDepth(dY). CRD: Y = X [N, C', b, b, H, W] transposed to [N, C', H, b, W, b],
+    // so dX = dY viewed [N, C', H, b, W, b] transposed back by [0, 1, 3, 5, 2, 4].
+    private static void DepthToSpace(GradientContext c)
+    {
+        var blocksize = c.GetInt("blocksize", 1);
+        if (c.Node.GetString("mode", "DCR") != "CRD")
+        {
+            c.SetGI(0, c.B.Op("SpaceToDepth", [c.GO(0)!], Attr.Int("blocksize", blocksize)));
+            return;
+        }
+        var dims = c.ShapeOf(c.I(0));
+        var (channels, height, width) = (dims[1] / (blocksize * blocksize), dims[2], dims[3]);
+        var viewed = c.B.Reshape(c.GO(0)!, c.B.Ints(-1, channels, height, blocksize, width, blocksize));
+        c.SetGI(0, c.B.Reshape(c.B.Transpose(viewed, [0, 1, 3, 5, 2, 4]), c.B.Shape(c.I(0))));
     }
 
     // Y = Tile(X, r): along each axis Y[q·D + j] = X[j], so dY viewed as [r_0, D_0, r_1, D_1, ...]
