@@ -12,6 +12,7 @@ public class GatherRuleTests
     private static Value Indices(GradientChecker k, long[] dims, params long[] values) =>
         k.Constant(TensorData.FromInt64s("idx", dims, values));
 
+    [TestCase(9)]
     [TestCase(11)]
     [TestCase(13)]
     [TestCase(16)]

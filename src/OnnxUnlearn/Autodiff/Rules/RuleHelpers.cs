@@ -92,8 +92,9 @@ internal static class RuleHelpers
     /// rows is int64 [n], updates [n, R] and depth a 1-element int64 tensor.
     /// From opset 16, ScatterElements(reduction=add) over indices broadcast along R (ORT runs it
     /// race-free: work is split along R, duplicates along the scatter axis stay in one thread;
-    /// its ScatterND add is parallel over rows and loses updates to duplicate rows).
-    /// Before opset 16, OneHot(rows)ᵀ · updates as one Gemm.
+    /// its ScatterND add is parallel over rows and can lose updates to duplicate rows).
+    /// Before opset 16, OneHot(rows)ᵀ · updates as one Gemm (n × depth floats: fine for small
+    /// vocabularies, costly for large ones).
     /// </summary>
     public static Value ScatterAddRows(GradientContext c, Value rows, Value updates, Value depth)
     {
@@ -102,10 +103,12 @@ internal static class RuleHelpers
         {
             var width = b.Slice(b.Shape(updates), [1], [2], [0]);
             var zeros = Zeros(b, b.Concat(0, depth, width));
-            var indices = b.Op("Expand", b.Unsqueeze(rows, 1), b.Shape(updates));
+            // int32 indices: the broadcast index tensor is as large as the updates
+            var indices = b.Op("Expand", b.Unsqueeze(b.Cast(rows, DataType.Int32), 1), b.Shape(updates));
             return b.Op("ScatterElements", [zeros, indices, updates], Attr.Int("axis", 0), Attr.String("reduction", "add"));
         }
         var oneHot = b.Op("OneHot", [rows, depth, b.Floats([2], [0f, 1f])], Attr.Int("axis", -1));
-        return b.Op("Gemm", [oneHot, updates], Attr.Int("transA", 1));
+        // Gemm's C became optional at opset 11
+        return b.Op("Gemm", c.Opset >= 11 ? [oneHot, updates] : [oneHot, updates, b.Scalar(0)], Attr.Int("transA", 1));
     }
 }
