@@ -32,6 +32,11 @@ public sealed class GradientRegistry
         ShapeGradients.Register(r);
         SoftmaxGradients.Register(r);
         ReductionGradients.Register(r);
+        GatherGradients.Register(r);
+        SliceGradients.Register(r);
+        ResizeGradients.Register(r);
+        LossGradients.Register(r);
+        EinsumGradients.Register(r);
         return r;
     }
 

@@ -18,6 +18,8 @@ public sealed class GradientChecker
 {
     private readonly Graph _graph = new("check");
     private readonly Dictionary<string, float[]> _inputs = new();
+    private readonly Dictionary<string, long[]> _dims = new();
+    private readonly HashSet<string> _batched = [];
     private readonly Random _random;
 
     public GradientChecker(int opset = 17, int seed = 1)
@@ -47,6 +49,21 @@ public sealed class GradientChecker
         return Input(name, dims, data);
     }
 
+    /// <summary>A float input uniform in [low, high] kept at least <paramref name="margin"/> from every
+    /// kink (where the function is not smooth: ±3 for HardSwish, the threshold of ThresholdedRelu...).</summary>
+    public Value InputAvoiding(string name, long[] dims, float low, float high, float[] kinks, float margin = 0.05f)
+    {
+        var data = new float[dims.Aggregate(1L, (a, b) => a * b)];
+        for (var i = 0; i < data.Length; i++)
+        {
+            float v;
+            do v = (float)(low + (high - low) * _random.NextDouble());
+            while (kinks.Any(k => Math.Abs(v - k) < margin));
+            data[i] = v;
+        }
+        return Input(name, dims, data);
+    }
+
     /// <summary>A float input holding a random permutation of evenly spaced values in [−1, 1], so
     /// no two elements are closer than 2/n: a small perturbation cannot change an argmax (MaxPool).</summary>
     public Value DistinctInput(string name, long[] dims)
@@ -60,7 +77,20 @@ public sealed class GradientChecker
     public Value Input(string name, long[] dims, float[] data)
     {
         _inputs[name] = data;
+        _dims[name] = dims;
         return _graph.AddInput(name, TensorTypes.Float(dims));
+    }
+
+    /// <summary>
+    /// Declares the first dim of <paramref name="input"/> a batch dim: the shape probe then also runs
+    /// a batch one larger, so every dim that follows the batch reaches the rules as -1, as it does for
+    /// a real model. Returns the input.
+    /// </summary>
+    public Value Batched(Value input)
+    {
+        _batched.Add(input.Name);
+        input.Type = TensorTypes.Float([-1, .. _dims[input.Name][1..]]);
+        return input;
     }
 
     /// <summary>A constant (not differentiated) int64 or float tensor.</summary>
@@ -76,11 +106,19 @@ public sealed class GradientChecker
         var forward = new Model(header, _graph);
         var forwardProto = forward.ToProto();
 
-        using var feeds = new Feeds(_inputs, _graph);
-        var shapes = ShapeProbe.Run(forward, [feeds.Values]);
+        using var feeds = new Feeds(_inputs, _dims);
+        var larger = _inputs.ToDictionary(p => p.Key, p => _batched.Contains(p.Key)
+            ? RandomArray(p.Value.Length / _dims[p.Key][0] * (_dims[p.Key][0] + 1))
+            : p.Value);
+        using var largerFeeds = new Feeds(larger, _dims.ToDictionary(p => p.Key, p => _batched.Contains(p.Key) ? [p.Value[0] + 1, .. p.Value[1..]] : p.Value));
+        var shapes = ShapeProbe.Run(forward, _batched.Count > 0 ? [feeds.Values, largerFeeds.Values] : [feeds.Values]);
+        using var forwardSession = new InferenceSession(forwardProto.ToByteArray());
 
-        // Seeds R_k, fixed random.
-        var seeds = _graph.Outputs.ToDictionary(o => o.Name, o => RandomArray(shapes[o.Name].Dims.Aggregate(1L, (a, b) => a * b)));
+        // Seeds R_k, fixed random, shaped as the outputs of the given batch.
+        var outputDims = RunShapes(forwardSession, feeds, _graph.Outputs.Select(o => o.Name).ToList());
+        var seeds = _graph.Outputs.ToDictionary(o => o.Name, o => RandomArray(outputDims[o.Name].Aggregate(1L, (a, b) => a * b)));
+        var dims = new Dictionary<string, long[]>(_dims);
+        foreach (var output in _graph.Outputs) dims[output.Name + "_seed"] = outputDims[output.Name];
 
         // Backward graph: seeds are extra inputs, gradients extra outputs.
         var model = Model.FromProto(forwardProto);
@@ -99,15 +137,14 @@ public sealed class GradientChecker
             gradOutputs.Add(grad.Name);
         }
         using var gradSession = new InferenceSession(model.ToProto().ToByteArray());
-        using var forwardSession = new InferenceSession(forwardProto.ToByteArray());
 
         var gradFeeds = new Dictionary<string, float[]>(_inputs);
         foreach (var output in _graph.Outputs) gradFeeds[output.Name + "_seed"] = seeds[output.Name];
-        var analytic = RunAll(gradSession, gradFeeds, graph, gradOutputs);
+        var analytic = RunAll(gradSession, gradFeeds, dims, gradOutputs);
 
         double Loss(Dictionary<string, float[]> inputs)
         {
-            var outputs = RunAll(forwardSession, inputs, _graph, _graph.Outputs.Select(o => o.Name).ToList());
+            var outputs = RunAll(forwardSession, inputs, dims, _graph.Outputs.Select(o => o.Name).ToList());
             double sum = 0;
             for (var k = 0; k < outputs.Count; k++)
             {
@@ -146,8 +183,15 @@ public sealed class GradientChecker
                 TestContext.Out.WriteLine($"{name}: analytic {predicted:G6} numeric {numeric:G6} rel.err {error:G3}");
             }
         }
+        var fixture = TestContext.CurrentContext.Test.ClassName ?? "?";
+        WorstByFixture.AddOrUpdate(fixture, worst, (_, previous) => Math.Max(previous, worst));
+        TestContext.Out.WriteLine($"worst rel.err {worst:G3}");
         return worst;
     }
+
+    /// <summary>The worst relative error each test class has seen (printed after the run by
+    /// <see cref="GradientCheckSummary"/>).</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, double> WorstByFixture { get; } = new();
 
     private float[] RandomArray(long n)
     {
@@ -163,25 +207,28 @@ public sealed class GradientChecker
         return y;
     }
 
-    private static List<float[]> RunAll(InferenceSession session, Dictionary<string, float[]> inputs, Graph graph, List<string> outputs)
+    private static Dictionary<string, long[]> RunShapes(InferenceSession session, Feeds feeds, List<string> outputs)
     {
-        using var feeds = new Feeds(inputs, graph);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, feeds.Values.Keys.ToList(), feeds.Values.Values.ToList(), outputs);
+        return outputs.Zip(results).ToDictionary(p => p.First, p => p.Second.GetTensorTypeAndShape().Shape);
+    }
+
+    private static List<float[]> RunAll(InferenceSession session, Dictionary<string, float[]> inputs, IReadOnlyDictionary<string, long[]> dims, List<string> outputs)
+    {
+        using var feeds = new Feeds(inputs, dims);
         using var runOptions = new RunOptions();
         using var results = session.Run(runOptions, feeds.Values.Keys.ToList(), feeds.Values.Values.ToList(), outputs);
         return results.Select(r => r.GetTensorDataAsSpan<float>().ToArray()).ToList();
     }
 
-    /// <summary>OrtValues over float arrays, shaped as the graph inputs declare.</summary>
+    /// <summary>OrtValues over float arrays of the given dims.</summary>
     private sealed class Feeds : IDisposable
     {
-        public Feeds(IReadOnlyDictionary<string, float[]> inputs, Graph graph)
+        public Feeds(IReadOnlyDictionary<string, float[]> inputs, IReadOnlyDictionary<string, long[]> dims)
         {
-            foreach (var input in graph.RealInputs)
-            {
-                if (!inputs.TryGetValue(input.Name, out var data)) continue;
-                var dims = input.Type!.TensorType.Shape.Dim.Select(d => d.DimValue).ToArray();
-                Values[input.Name] = OrtValue.CreateTensorValueFromMemory(data, dims);
-            }
+            foreach (var (name, data) in inputs)
+                Values[name] = OrtValue.CreateTensorValueFromMemory(data, dims[name]);
         }
 
         public Dictionary<string, OrtValue> Values { get; } = new();

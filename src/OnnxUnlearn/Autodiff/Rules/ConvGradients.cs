@@ -5,7 +5,11 @@ namespace OnnxUnlearn.Autodiff.Rules;
 /// <summary>Convolution, any spatial rank, any group count (depthwise included).</summary>
 internal static class ConvGradients
 {
-    public static void Register(GradientRegistry r) => r.Add("Conv", Conv);
+    public static void Register(GradientRegistry r)
+    {
+        r.Add("Conv", Conv);
+        r.Add("ConvTranspose", ConvTranspose);
+    }
 
     private static void Conv(GradientContext c)
     {
@@ -30,35 +34,101 @@ internal static class ConvGradients
                 [.. g.Attributes(), Attr.Int("group", group), Attr.Ints("output_padding", outputPadding)]));
         }
 
-        // dW[m, c', k] = Σ_n Σ_o X[n, g·Cg + c', o·s + k·d − pad] · dY[n, m, o] for m in group g.
-        // As one Conv: the batch becomes the channel axis, dY becomes the filters, strides and
-        // dilations swap roles:
-        //   Xg  = X  [N, G, Cg, H...]  → [Cg, G·N, H...]
-        //   dYg = dY [N, G, Mg, Ho...] → [G·Mg, N, Ho...]
-        //   Conv(Xg, dYg, group=G, strides=d, dilations=s, pads=forward pads) → [Cg, M, k'...],
-        //   sliced to the kernel size and transposed to [M, Cg, k...].
+        // dW[m, c', k] = Σ_n Σ_o X[n, g·Cg + c', o·s + k·d − pad] · dY[n, m, o] for m in group g
         if (c.Needs(1))
-        {
-            var cIn = xDims[1];
-            var m = wDims[0];
-            var cg = cIn / group;
-            var mg = m / group;
-            var spatial = Enumerable.Range(3, rank).Select(a => (long)a).ToArray();
-            var xg = c.B.Reshape(x, c.B.Ints([-1, group, cg, .. xDims[2..]]));
-            xg = c.B.Transpose(xg, [2, 1, 0, .. spatial]);
-            xg = c.B.Reshape(xg, c.B.Ints([cg, -1, .. xDims[2..]]));
-            var dYg = c.B.Reshape(dY, c.B.Ints([-1, group, mg, .. yDims[2..]]));
-            dYg = c.B.Transpose(dYg, [1, 2, 0, .. spatial]);
-            dYg = c.B.Reshape(dYg, c.B.Ints([m, -1, .. yDims[2..]]));
-            var dW = c.B.Op("Conv", [xg, dYg], [.. g.Attributes(swapStridesAndDilations: true), Attr.Int("group", group)]);
-            var produced = Enumerable.Range(0, rank)
-                .Select(a => (xDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Strides[a] * (yDims[a + 2] - 1) - 1) / g.Dilations[a] + 1).ToArray();
-            if (produced.Where((size, a) => size != g.Kernel[a]).Any())
-                dW = c.B.Slice(dW, new long[rank], g.Kernel, Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
-            c.SetGI(1, c.B.Transpose(dW, [1, 0, .. Enumerable.Range(2, rank).Select(a => (long)a)]));
-        }
+            c.SetGI(1, WeightGradient(c, x, dY, xDims, yDims, wDims, g, group));
 
         // dB = Σ dY over every axis but the channel axis
+        if (c.Needs(2))
+            c.SetGI(2, c.B.ReduceSum(dY, [0, .. Enumerable.Range(2, rank).Select(a => (long)a)], keepDims: false));
+    }
+
+    /// <summary>
+    /// The weight gradient of Conv(input, W) with geometry <paramref name="g"/>, given the gradient of
+    /// its output: dW[m, c', k] = Σ_n Σ_o In[n, g·Cg + c', o·s + k·d − pad] · dOut[n, m, o].
+    /// As one Conv: the batch becomes the channel axis, dOut becomes the filters, strides and
+    /// dilations swap roles:
+    ///   Ing   = In   [N, G, Cg, H...]  → [Cg, G·N, H...]
+    ///   dOutg = dOut [N, G, Mg, Ho...] → [G·Mg, N, Ho...]
+    ///   Conv(Ing, dOutg, group=G, strides=d, dilations=s, pads=forward pads) → [Cg, M, k'...],
+    ///   sliced to the kernel size and transposed to [M, Cg, k...].
+    /// </summary>
+    internal static Value WeightGradient(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
+        long[] wDims, ConvGeometry g, long group)
+    {
+        var rank = inDims.Length - 2;
+        var cIn = inDims[1];
+        var m = wDims[0];
+        var cg = cIn / group;
+        var mg = m / group;
+        var spatial = Enumerable.Range(3, rank).Select(a => (long)a).ToArray();
+        var xg = c.B.Reshape(input, c.B.Ints([-1, group, cg, .. inDims[2..]]));
+        xg = c.B.Transpose(xg, [2, 1, 0, .. spatial]);
+        xg = c.B.Reshape(xg, c.B.Ints([cg, -1, .. inDims[2..]]));
+        var dYg = c.B.Reshape(outputGrad, c.B.Ints([-1, group, mg, .. outDims[2..]]));
+        dYg = c.B.Transpose(dYg, [1, 2, 0, .. spatial]);
+        dYg = c.B.Reshape(dYg, c.B.Ints([m, -1, .. outDims[2..]]));
+        var dW = c.B.Op("Conv", [xg, dYg], [.. g.Attributes(swapStridesAndDilations: true), Attr.Int("group", group)]);
+        var produced = Enumerable.Range(0, rank)
+            .Select(a => (inDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Strides[a] * (outDims[a + 2] - 1) - 1) / g.Dilations[a] + 1).ToArray();
+        if (produced.Where((size, a) => size != g.Kernel[a]).Any())
+            dW = c.B.Slice(dW, new long[rank], g.Kernel, Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
+        return c.B.Transpose(dW, [1, 0, .. Enumerable.Range(2, rank).Select(a => (long)a)]);
+    }
+
+    // Y = ConvTranspose(X, W [Cin, Cout/G, k...], B) is the adjoint of Conv(·, W) with the same
+    // strides, dilations, group and (effective) pads, so
+    //   dX = Conv(dY, W, same attributes)                       (cropped to X if output_padding ≥ stride)
+    //   dW = the Conv weight gradient with input dY and output gradient X
+    //   dB = Σ dY over every axis but the channel axis
+    // The effective pads are the runtime's: explicit pads, or, with output_shape or SAME_*, a total of
+    // s·(in − 1) + output_padding + d·(k − 1) + 1 − out split as the ONNX spec says (and ONNX
+    // Runtime 1.31 does): the larger half last for SAME_UPPER, first otherwise (NOTSET included).
+    private static void ConvTranspose(GradientContext c)
+    {
+        var x = c.I(0);
+        var w = c.I(1);
+        var dY = c.GO(0)!;
+        var xDims = c.ShapeOf(x);
+        var wDims = c.ShapeOf(w);
+        var yDims = c.ShapeOf(c.O(0));
+        var rank = xDims.Length - 2;
+        var node = c.Node;
+        var kernel = wDims[2..];
+        var strides = node.GetInts("strides") ?? Enumerable.Repeat(1L, rank).ToArray();
+        var dilations = node.GetInts("dilations") ?? Enumerable.Repeat(1L, rank).ToArray();
+        var outputPadding = node.GetInts("output_padding") ?? new long[rank];
+        var pads = node.GetInts("pads") ?? new long[2 * rank];
+        var autoPad = node.GetString("auto_pad", "NOTSET");
+        var group = node.GetInt("group", 1);
+        var begin = pads[..rank];
+        var end = pads[rank..];
+        if (node.GetInts("output_shape") is not null || autoPad is "SAME_UPPER" or "SAME_LOWER")
+        {
+            for (var a = 0; a < rank; a++)
+            {
+                var total = Math.Max(0, strides[a] * (xDims[a + 2] - 1) + outputPadding[a] + dilations[a] * (kernel[a] - 1) + 1 - yDims[a + 2]);
+                (begin[a], end[a]) = autoPad == "SAME_UPPER" ? (total / 2, total - total / 2) : (total - total / 2, total / 2);
+            }
+        }
+        else if (autoPad == "VALID")
+        {
+            begin = new long[rank];
+            end = new long[rank];
+        }
+        var g = new ConvGeometry(kernel, strides, dilations, begin, end);
+
+        if (c.Needs(0))
+        {
+            var dX = c.B.Op("Conv", [dY, w], [.. g.Attributes(), Attr.Int("group", group)]);
+            var produced = Enumerable.Range(0, rank)
+                .Select(a => (yDims[a + 2] + begin[a] + end[a] - g.Extent(a)) / strides[a] + 1).ToArray();
+            if (produced.Where((size, a) => size != xDims[a + 2]).Any())
+                dX = c.B.Slice(dX, new long[rank], xDims[2..], Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
+            c.SetGI(0, dX);
+        }
+        if (c.Needs(1))
+            c.SetGI(1, WeightGradient(c, dY, x, yDims, xDims, wDims, g, group));
         if (c.Needs(2))
             c.SetGI(2, c.B.ReduceSum(dY, [0, .. Enumerable.Range(2, rank).Select(a => (long)a)], keepDims: false));
     }

@@ -81,6 +81,24 @@ internal static class ElementwiseGradients
         r.Add("Sin", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Op("Cos", c.I(0)))));
         // dX = −dY·sin(X)
         r.Add("Cos", c => c.SetGI(0, c.B.Neg(c.B.Mul(c.GO(0)!, c.B.Op("Sin", c.I(0))))));
+        // dX = dY·(1 + Y²)
+        r.Add("Tan", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Add(c.B.Scalar(1), c.B.Mul(c.O(0), c.O(0))))));
+        // dX = dY / (1 + X²)
+        r.Add("Atan", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Add(c.B.Scalar(1), c.B.Mul(c.I(0), c.I(0))))));
+        // dX = dY / √(1 − X²)
+        r.Add("Asin", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Op("Sqrt", c.B.Sub(c.B.Scalar(1), c.B.Mul(c.I(0), c.I(0)))))));
+        // dX = −dY / √(1 − X²)
+        r.Add("Acos", c => c.SetGI(0, c.B.Neg(c.B.Div(c.GO(0)!, c.B.Op("Sqrt", c.B.Sub(c.B.Scalar(1), c.B.Mul(c.I(0), c.I(0))))))));
+        // dX = dY·cosh(X)
+        r.Add("Sinh", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Op("Cosh", c.I(0)))));
+        // dX = dY·sinh(X)
+        r.Add("Cosh", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Op("Sinh", c.I(0)))));
+        // dX = dY / √(X² + 1)
+        r.Add("Asinh", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Op("Sqrt", c.B.Add(c.B.Mul(c.I(0), c.I(0)), c.B.Scalar(1))))));
+        // dX = dY / √(X² − 1)
+        r.Add("Acosh", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Op("Sqrt", c.B.Sub(c.B.Mul(c.I(0), c.I(0)), c.B.Scalar(1))))));
+        // dX = dY / (1 − X²)
+        r.Add("Atanh", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Sub(c.B.Scalar(1), c.B.Mul(c.I(0), c.I(0))))));
         // d erf(x) = 2/√π · exp(−x²)
         r.Add("Erf", c =>
         {
@@ -105,7 +123,8 @@ internal static class ElementwiseGradients
         r.AddNonDifferentiable("Shape", "Size", "Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Not", "And", "Or",
             "Xor", "ArgMax", "ArgMin", "Constant", "ConstantOfShape", "Range", "NonZero", "Floor", "Ceil", "Round", "Sign",
             "IsNaN", "IsInf", "OneHot", "EyeLike", "RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike",
-            "Mod", "BitShift", "NonMaxSuppression");
+            "Mod", "BitShift", "NonMaxSuppression", "Hardmax", "Bernoulli", "Multinomial", "Unique", "BitwiseAnd", "BitwiseOr",
+            "BitwiseXor", "BitwiseNot");
     }
 
     private static void MinMax(GradientContext c)

@@ -5,11 +5,93 @@ namespace OnnxUnlearn.Autodiff.Rules;
 /// <summary>Normalization layers.</summary>
 internal static class NormalizationGradients
 {
-    public static void Register(GradientRegistry r) =>
+    public static void Register(GradientRegistry r)
+    {
         r.Add("BatchNormalization", BatchNormalization, (node, _) =>
             node.Outputs.Count > 1 || node.GetInt("training_mode", 0) != 0
                 ? "training-mode BatchNormalization in the source model (export the model in eval mode)"
                 : null);
+        r.Add("InstanceNormalization", InstanceNormalization);
+        r.Add("LayerNormalization", LayerNormalization);
+    }
+
+    /// <summary>
+    /// The gradient through x̂ = (X − μ)·r, r = 1/√(σ² + ε), with μ and σ² the means over
+    /// <paramref name="axes"/> and g = dL/dx̂:  dX = r·(g − mean(g) − x̂·mean(g·x̂)).
+    /// </summary>
+    private static Value ThroughStandardization(GraphBuilder b, Value g, Value xHat, Value invStd, long[] axes) =>
+        b.Mul(invStd, b.Sub(b.Sub(g, b.Reduce("ReduceMean", g, axes, keepDims: true)),
+            b.Mul(xHat, b.Reduce("ReduceMean", b.Mul(g, xHat), axes, keepDims: true))));
+
+    // Y = γ·x̂ + β per channel, x̂ standardized over the spatial axes of each (n, c):
+    //   dX = r·(g − mean(g) − x̂·mean(g·x̂)) with g = γ·dY;  dγ = Σ_{n,spatial} dY·x̂;  dβ = Σ_{n,spatial} dY
+    private static void InstanceNormalization(GradientContext c)
+    {
+        var b = c.B;
+        var x = c.I(0);
+        var rank = c.RankOf(x);
+        var channels = c.ShapeOf(x)[1];
+        var spatial = Enumerable.Range(2, rank - 2).Select(a => (long)a).ToArray();
+        var perChannel = b.Ints([channels, .. Enumerable.Repeat(1L, rank - 2)]);
+        var epsilon = c.Node.GetFloat("epsilon", 1e-5f);
+        var dY = c.GO(0)!;
+
+        var centered = b.Sub(x, b.Reduce("ReduceMean", x, spatial, keepDims: true));
+        var variance = b.Reduce("ReduceMean", b.Mul(centered, centered), spatial, keepDims: true);
+        var invStd = b.Op("Reciprocal", b.Op("Sqrt", b.Add(variance, b.Scalar(epsilon))));
+        var xHat = b.Mul(centered, invStd);
+        if (c.Needs(0))
+            c.SetGI(0, ThroughStandardization(b, b.Mul(dY, b.Reshape(c.I(1), perChannel)), xHat, invStd, spatial));
+        long[] reduced = [0, .. spatial];
+        if (c.Needs(1)) c.SetGI(1, b.ReduceSum(b.Mul(dY, xHat), reduced, keepDims: false));
+        if (c.Needs(2)) c.SetGI(2, b.ReduceSum(dY, reduced, keepDims: false));
+    }
+
+    // Y = γ·x̂ + β, x̂ standardized over the axes from `axis` on (opset 17); γ, β broadcast to them.
+    //   dX = r·(g − mean(g) − x̂·mean(g·x̂)) with g = γ·dY
+    //        + dMean/M − dInvStdDev·r²·x̂/M   (when the optional Mean/InvStdDev outputs are used)
+    //   dγ = Σ dY·x̂ and dβ = Σ dY over the axes γ and β are broadcast along
+    private static void LayerNormalization(GradientContext c)
+    {
+        var b = c.B;
+        var x = c.I(0);
+        var dims = c.ShapeOf(x);
+        var rank = dims.Length;
+        var axis = (int)c.GetInt("axis", -1);
+        if (axis < 0) axis += rank;
+        var axes = Enumerable.Range(axis, rank - axis).Select(a => (long)a).ToArray();
+        var epsilon = c.Node.GetFloat("epsilon", 1e-5f);
+        var dY = c.GOOrZeros(0);
+
+        bool Has(int output) => c.Node.Outputs.Count > output && c.O(output).Name.Length > 0;
+        var mean = Has(1) ? c.O(1) : b.Reduce("ReduceMean", x, axes, keepDims: true);
+        var centered = b.Sub(x, mean);
+        var invStd = Has(2)
+            ? c.O(2)
+            : b.Op("Reciprocal", b.Op("Sqrt", b.Add(b.Reduce("ReduceMean", b.Mul(centered, centered), axes, keepDims: true), b.Scalar(epsilon))));
+        var xHat = b.Mul(centered, invStd);
+
+        if (c.Needs(0))
+        {
+            var dX = ThroughStandardization(b, b.Mul(dY, c.I(1)), xHat, invStd, axes);
+            if (c.GO(1) is not null || c.GO(2) is not null)
+            {
+                var count = dims[axis..].Aggregate(1L, (p, d) => p * d);
+                if (count <= 0)
+                    throw new UserInputException($"{c.Node.Describe()}: a gradient into Mean or InvStdDev needs the normalized dims fixed");
+                var extra = c.GO(1) is { } dMean ? b.Mul(dMean, b.Scalar(1f / count)) : null;
+                if (c.GO(2) is { } dInvStd)
+                {
+                    var viaInvStd = b.Mul(b.Mul(dInvStd, b.Mul(invStd, invStd)), b.Mul(xHat, b.Scalar(-1f / count)));
+                    extra = extra is null ? viaInvStd : b.Add(extra, viaInvStd);
+                }
+                dX = b.Add(dX, extra!);
+            }
+            c.SetGI(0, dX);
+        }
+        if (c.Needs(1)) c.SetGI(1, c.ReduceToShapeOf(b.Mul(dY, xHat), c.I(1), c.O(0)));
+        if (c.Needs(2)) c.SetGI(2, c.ReduceToShapeOf(dY, c.I(2), c.O(0)));
+    }
 
     // Y = γ·x̂ + β, x̂ = (X − μ)·invstd, invstd = 1/√(σ² + ε); per channel (axis 1),
     // sums Σ over every other axis, M elements per channel.

@@ -18,12 +18,37 @@ internal static class ReductionGradients
             var count = Axes(c).Aggregate(1L, (n, a) => n * dims[a]);
             c.SetGI(0, Spread(c, c.B.Mul(c.GO(0)!, c.B.Scalar(1f / count))));
         }, CheckAxes);
+        // dX = dY where X equals the extreme Y (every tied element gets it), else 0
+        r.Add("ReduceMax", MaskByEquality, CheckAxes);
+        r.Add("ReduceMin", MaskByEquality, CheckAxes);
+        // Y = √(ΣX²): dX = dY·X / Y
+        r.Add("ReduceL2", c => c.SetGI(0, c.B.Div(c.B.Mul(Kept(c, c.GO(0)!), c.I(0)), Kept(c, c.O(0)))), CheckAxes);
+        // Y = Σ|X|: dX = dY·sign(X)
+        r.Add("ReduceL1", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Op("Sign", c.I(0)))), CheckAxes);
+        // Y = ΣX²: dX = 2·X·dY
+        r.Add("ReduceSumSquare", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Mul(c.I(0), c.B.Scalar(2)))), CheckAxes);
+        // Y = ln Σ e^X: dX = dY·e^(X − Y)
+        r.Add("ReduceLogSumExp", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Op("Exp", c.B.Sub(c.I(0), Kept(c, c.O(0)))))), CheckAxes);
+        // Y = ln ΣX: dX = dY / ΣX = dY·e^(−Y)
+        r.Add("ReduceLogSum", c => c.SetGI(0, Spread(c, c.B.Mul(c.GO(0)!, c.B.Op("Exp", c.B.Neg(c.O(0)))))), CheckAxes);
+        // Y = ΠX: dX = dY·Y / X (X ≠ 0)
+        r.Add("ReduceProd", c => c.SetGI(0, c.B.Div(c.B.Mul(Kept(c, c.GO(0)!), Kept(c, c.O(0))), c.I(0))), CheckAxes);
+        // Y = CumSum(X, axis): dX = CumSum(dY, axis) in the other direction (reverse flipped)
+        r.Add("CumSum", c => c.SetGI(0, c.B.Op("CumSum", [c.GO(0)!, c.I(1)],
+            Attr.Int("exclusive", c.GetInt("exclusive", 0)), Attr.Int("reverse", 1 - c.GetInt("reverse", 0)))));
     }
 
+    // dX = dY where X == Y (ties all get the gradient)
+    private static void MaskByEquality(GradientContext c) =>
+        c.SetGI(0, c.B.Op("Where", c.B.Op("Equal", c.I(0), Kept(c, c.O(0))), Kept(c, c.GO(0)!), c.B.Scalar(0)));
+
+    /// <summary>A reduced value with its reduced axes restored as size 1 (broadcasts against X).</summary>
+    private static Value Kept(GradientContext c, Value reduced) => RuleHelpers.KeepDims(c, reduced, Axes(c));
+
     private static string? CheckAxes(Node node, int opset) =>
-        node.Inputs.Count > 1 && node.Inputs[1] is { Initializer: null, Producer: not { OpType: "Constant" } }
-            ? "reduction axes computed at run time are not supported (they must be a constant)"
-            : null;
+        RuleHelpers.IsConstantOrAbsent(RuleHelpers.InputAt(node, 1))
+            ? null
+            : "reduction axes computed at run time are not supported (they must be a constant)";
 
     /// <summary>The reduced axes, normalised to non-negative and sorted.</summary>
     internal static long[] Axes(GradientContext c)
@@ -37,10 +62,7 @@ internal static class ReductionGradients
         return axes.Select(a => a < 0 ? a + rank : a).Order().ToArray();
     }
 
-    internal static long[] ConstantInts(Value value) =>
-        value.Initializer?.ToInt64Array()
-        ?? (value.Producer is { OpType: "Constant" } p && p.Attribute("value") is { } a ? new TensorData(a.T).ToInt64Array() : null)
-        ?? throw new UserInputException($"'{value.Name}' must be a constant");
+    internal static long[] ConstantInts(Value value) => RuleHelpers.ConstantInts(value);
 
     private static Value Spread(GradientContext c, Value dY)
     {
