@@ -45,7 +45,7 @@ TRAIN_STEPS = dict(
     losses="losses[i] = loss at step i computed BEFORE step i's update",
     precision="float64 computation, stored float32",
     optimizers=["sgd", "adam", "adamw"],
-    sgd=dict(type="torch.optim.SGD", lr=0.05, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=5e-4,
+    sgd=dict(type="torch.optim.SGD", lr=0.001, momentum=0.9, dampening=0.0, nesterov=False, weight_decay=5e-4,
              update="g = grad + wd*p; buf = g at step 0 else momentum*buf + g; p -= lr*buf"),
     adam=dict(type="torch.optim.Adam", lr=1e-3, betas=[0.9, 0.999], eps=1e-8, weight_decay=0.0, amsgrad=False,
               update="g = grad + wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2; "

@@ -223,8 +223,12 @@ public sealed class Graph
             graph._nodeNames.Add(n.Name);
             foreach (var name in n.Input)
                 node.AddInput(name.Length == 0 ? null : graph.GetOrCreateValue(name));
-            foreach (var name in n.Output)
-                node.AddOutput(graph.GetOrCreateValue(name));
+            // Omitted optional outputs: trailing ones are dropped (as ONNX allows); one in the middle
+            // keeps its place as an unnamed value that is no graph value.
+            var outputCount = n.Output.Count;
+            while (outputCount > 0 && n.Output[outputCount - 1].Length == 0) outputCount--;
+            foreach (var name in n.Output.Take(outputCount))
+                node.AddOutput(name.Length == 0 ? new Value("") : graph.GetOrCreateValue(name));
             node.Attributes.AddRange(n.Attribute);
             graph.Nodes.Add(node);
         }
