@@ -16,15 +16,40 @@ public static class DatasetLoader
     /// Opens <see cref="DataOptions.Path"/>, picking the format from the path: a directory is an
     /// image folder; .npz; .npy (labels in <see cref="DataOptions.LabelsPath"/>, a .npy); .csv;
     /// IDX (a name with "idx" + digit or ending "ubyte", optionally .gz; labels in LabelsPath, an IDX
-    /// file). Samples are checked against <paramref name="target"/> here, so a data set that opens
-    /// can be read. The caller owns (disposes) the result.
+    /// file). Shapes, dtypes and counts are checked against <paramref name="target"/> here, so that
+    /// a data set that opens can be read (image files are decoded only when read). The caller owns
+    /// (disposes) the result.
     /// </summary>
     /// <exception cref="UserInputException">Missing, empty or malformed files, or data that does not fit the target; the message names the file and what to do.</exception>
     public static ILabeledDataset Open(DataOptions options, InputSpec target)
     {
-        var path = options.Path;
         if (target.SampleDims.Length == 0 || target.SampleDims.Any(d => d <= 0))
             throw new ArgumentException($"the target input must have fixed positive dims, got {target}", nameof(target));
+        try
+        {
+            return OpenFormat(options, target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"{options.Path}: cannot read the data ({e.Message})", e);
+        }
+    }
+
+    /// <summary>Fails on the first label outside [0, <paramref name="numClasses"/>).</summary>
+    /// <exception cref="UserInputException">"data.npz: label 12 at index 345 is outside the model's 10 classes".</exception>
+    public static void CheckLabels(ILabeledDataset data, int numClasses)
+    {
+        var labels = data.Labels;
+        for (var i = 0; i < labels.Count; i++)
+        {
+            if ((uint)labels[i] >= (uint)numClasses)
+                throw new UserInputException($"{data.Source}: label {labels[i]} at index {i} is outside the model's {numClasses} classes");
+        }
+    }
+
+    private static ILabeledDataset OpenFormat(DataOptions options, InputSpec target)
+    {
+        var path = options.Path;
         if (Directory.Exists(path))
             return OpenImageFolder(options, target);
         CheckFile(path, "data");
@@ -52,18 +77,6 @@ public static class DatasetLoader
             return CreateArrayDataset(options, target, IdxFile.Open(path, StandaloneArrayName), labels);
         }
         throw new UserInputException($"{path}: unknown data format; use .npz, .npy (with --labels), .csv, IDX files (…-idx3-ubyte[.gz] with --labels) or an image folder");
-    }
-
-    /// <summary>Fails on the first label outside [0, <paramref name="numClasses"/>).</summary>
-    /// <exception cref="UserInputException">"data.npz: label 12 at index 345 is outside the model's 10 classes".</exception>
-    public static void CheckLabels(ILabeledDataset data, int numClasses)
-    {
-        var labels = data.Labels;
-        for (var i = 0; i < labels.Count; i++)
-        {
-            if ((uint)labels[i] >= (uint)numClasses)
-                throw new UserInputException($"{data.Source}: label {labels[i]} at index {i} is outside the model's {numClasses} classes");
-        }
     }
 
     private static ILabeledDataset OpenImageFolder(DataOptions options, InputSpec target)

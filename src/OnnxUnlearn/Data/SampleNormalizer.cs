@@ -22,11 +22,12 @@ internal sealed class SampleNormalizer
     public static SampleNormalizer Create(Preprocessing preprocessing, InputSpec target)
     {
         var channels = target.Layout == InputLayout.Flat ? target.SampleSize : target.Channels;
-        var unit = target.Layout == InputLayout.Flat ? "features" : "channels";
+        var unit = (target.Layout == InputLayout.Flat ? "feature" : "channel") + (channels == 1 ? "" : "s");
+        var accepted = channels == 1 ? "1 value" : $"1 or {channels} values";
         foreach (var (values, flag) in new[] { (preprocessing.Mean, "mean"), (preprocessing.Std, "std") })
         {
             if (values.Length != 1 && values.Length != channels)
-                throw new UserInputException($"the preprocessing {flag} has {values.Length} values (from --{flag} or --preset) but the model input '{target.Name}' has {channels} {unit}; give 1 or {channels} values");
+                throw new UserInputException($"the preprocessing {flag} has {values.Length} values (from --{flag} or --preset) but the model input '{target.Name}' has {channels} {unit}; give {accepted}");
         }
 
         var multiplier = new float[channels];
