@@ -42,7 +42,8 @@ public sealed class InspectVerb : CommonOptions, ICommand
             }
             if (first) block.Add(key, "(none)");
         }
-        block.Add("parameters", $"{Format.Count(r.ParameterCount)} ({Format.Bytes(r.ParameterBytes)} of floating-point initializers)");
+        block.Add("parameters", $"{Format.Count(r.ParameterCount)} ({Format.Bytes(r.ParameterBytes)} of floating-point initializers)"
+            + (r.StatisticsCount > 0 ? $"; {Format.Count(r.ParameterCount - r.StatisticsCount)} weights + {Format.Count(r.StatisticsCount)} BatchNorm running statistics" : ""));
         block.Add("external data", r.ExternalData.Used
             ? $"yes: {r.ExternalData.TensorCount} tensors, {Format.Bytes(r.ExternalData.Bytes)} in {string.Join(", ", r.ExternalData.Files)}"
             : "no");
@@ -105,6 +106,7 @@ public sealed class InspectVerb : CommonOptions, ICommand
             ["op_histogram"] = ops,
             ["parameter_count"] = r.ParameterCount,
             ["parameter_bytes"] = r.ParameterBytes,
+            ["running_statistics_count"] = r.StatisticsCount,
             ["external_data"] = new JsonObject
             {
                 ["used"] = r.ExternalData.Used,

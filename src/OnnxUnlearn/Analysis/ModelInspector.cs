@@ -74,6 +74,10 @@ public sealed record ModelReport
     /// <summary>Bytes of the floating-point initializers.</summary>
     public required long ParameterBytes { get; init; }
 
+    /// <summary>Elements of those initializers that are BatchNormalization running statistics
+    /// (mean and variance inputs): state, not trained weights.</summary>
+    public required long StatisticsCount { get; init; }
+
     public required ExternalDataSummary ExternalData { get; init; }
     public required IReadOnlyList<KeyValuePair<string, string>> Metadata { get; init; }
 
@@ -135,6 +139,7 @@ public static class ModelInspector
             FunctionCount = header.Functions.Count,
             ParameterCount = floatWeights.Sum(v => v.Initializer!.ElementCount),
             ParameterBytes = floatWeights.Sum(v => v.Initializer!.ElementCount * ElementSize(v.Initializer.ElementType)),
+            StatisticsCount = floatWeights.Where(IsRunningStatistic).Sum(v => v.Initializer!.ElementCount),
             ExternalData = new ExternalDataSummary(
                 external.Count,
                 external.Sum(v => v.Initializer!.ElementCount * ElementSize(v.Initializer.ElementType)),
@@ -162,6 +167,10 @@ public static class ModelInspector
                 OpsetOf(model, b.Node.Domain), b.Reason))
             .ToList());
     }
+
+    /// <summary>Read only as the mean or variance input (3, 4) of BatchNormalization nodes.</summary>
+    private static bool IsRunningStatistic(Value value) =>
+        value.Uses.Count > 0 && value.Uses.All(u => u.Node is { OpType: "BatchNormalization", IsStandard: true } && u.InputIndex is 3 or 4);
 
     /// <summary>The version the model imports for a domain (0 if it imports none).</summary>
     public static long OpsetOf(Model model, string domain)

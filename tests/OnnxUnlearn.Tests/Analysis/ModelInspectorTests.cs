@@ -28,6 +28,7 @@ public sealed class ModelInspectorTests
         long expected = 4 * 9 + 4 + 4 * 4 + 3 * 64 + 3;
         Assert.That(report.ParameterCount, Is.EqualTo(expected));
         Assert.That(report.ParameterBytes, Is.EqualTo(expected * 4));
+        Assert.That(report.StatisticsCount, Is.EqualTo(8), "running mean and variance of 4 channels");
         Assert.That(report.ExternalData.Used, Is.False);
         Assert.That(report.InputLayout, Is.EqualTo("NCHW"));
         Assert.That(report.Classifier, Is.Not.Null);
