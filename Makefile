@@ -41,12 +41,17 @@ demo: build
 	@echo
 	bin/onnx-unlearn eval --model models/fmnist_cnn_bn.onnx --data models/fmnist_test.npz --preprocess fmnist
 
-# Self-contained (runs without a .NET install) and trimmed; its own intermediate folders under
-# artifacts/gpu so that it never mixes with the CPU build's restore.
+# Self-contained (runs without a .NET install), with its own restore and intermediate folders
+# under artifacts/gpu so that it never mixes with the CPU build. Trimmed in partial mode: only the
+# framework's assemblies are trimmed; ours, CommandLineParser (reflection over the verb classes)
+# and Google.Protobuf stay whole. The ORT GPU meta-package also drops its Windows DLLs (~215 MB)
+# into a linux-x64 publish; they are removed.
 build-gpu:
+	rm -rf bin/gpu
 	$(DOTNET) publish $(CLI) -c $(CONFIG) -r linux-x64 --self-contained -p:OnnxRuntimeFlavor=Gpu \
 		-p:PublishTrimmed=true -p:TrimMode=partial -p:SuppressTrimAnalysisWarnings=true \
 		--artifacts-path artifacts/gpu -o bin/gpu
+	rm -f bin/gpu/onnxruntime.dll bin/gpu/onnxruntime_providers_*.dll
 	@echo "built bin/gpu/onnx-unlearn (needs CUDA 13 and cuDNN 9 for --device cuda)"
 
 clean:
