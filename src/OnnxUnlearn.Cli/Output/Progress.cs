@@ -62,7 +62,7 @@ public sealed class PhaseProgress : IDisposable
         if (loss is { } l) line += "  loss " + l.ToString("G5", CultureInfo.InvariantCulture);
         if (detail is not null) line += "  " + detail;
         line += "  " + Seconds(now);
-        if (TotalSteps > 0 && step > 0 && step < TotalSteps)
+        if (TotalSteps > 0 && step > 1 && step < TotalSteps)
             line += "  eta " + Seconds(now * ((double)(TotalSteps - step) / step));
         _owner.Write(line);
     }

@@ -35,8 +35,13 @@ public sealed class TextTable(params string[] headers)
         writer.WriteLine(indent + string.Join("  ", parts).TrimEnd());
     }
 
-    private static bool LooksNumeric(string cell) =>
-        cell.Length > 0 && (char.IsAsciiDigit(cell[0]) || cell[0] is '-' or '.') && !cell.Contains(' ', StringComparison.Ordinal) || cell is "-" or "n/a";
+    /// <summary>"1,234", "-0.5", "88.80 %", "3.1 s", or "-" (no value).</summary>
+    private static bool LooksNumeric(string cell)
+    {
+        if (cell is "-" or "n/a") return true;
+        var number = cell.EndsWith(" %", StringComparison.Ordinal) || cell.EndsWith(" s", StringComparison.Ordinal) ? cell[..^2] : cell;
+        return number.Length > 0 && number.Any(char.IsAsciiDigit) && number.All(c => char.IsAsciiDigit(c) || c is ',' or '.' or '-');
+    }
 }
 
 /// <summary>"key   value" lines with the values aligned.</summary>
