@@ -123,8 +123,9 @@ public sealed class Graph
         var pending = new int[Nodes.Count];
         var consumers = new List<int>[Nodes.Count];
         for (var i = 0; i < Nodes.Count; i++)
-        {
             consumers[i] = [];
+        for (var i = 0; i < Nodes.Count; i++)
+        {
             foreach (var input in NodeDependencies(Nodes[i]))
                 if (input.Producer is { } p && index.TryGetValue(p, out var pi))
                 {

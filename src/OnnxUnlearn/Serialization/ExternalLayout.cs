@@ -28,7 +28,16 @@ internal sealed class ExternalLayout
         var initializers = proto.Graph.Initializer;
 
         var locations = initializers.Where(IsExternal).Select(t => ExternalDataInfo.Of(t).Location).Distinct().ToList();
-        var renamed = locations.ToDictionary(l => l, l => locations.Count == 1 ? stem + ".data" : $"{stem}.{Path.GetFileName(l)}");
+        // The source's data files are never written: a name that would land on one gets a number.
+        var sourceFiles = locations.Select(l => Path.GetFullPath(Path.Combine(sourceDirectory ?? folder, l))).ToHashSet(StringComparer.Ordinal);
+        var taken = new HashSet<string>(StringComparer.Ordinal);
+        var renamed = locations.ToDictionary(l => l, l =>
+        {
+            var name = locations.Count == 1 ? stem + ".data" : $"{stem}.{Path.GetFileName(l)}";
+            for (var n = 1; sourceFiles.Contains(Path.GetFullPath(Path.Combine(folder, name))) || !taken.Add(name); n++)
+                name = locations.Count == 1 ? $"{stem}.{n}.data" : $"{stem}.{n}.{Path.GetFileName(l)}";
+            return name;
+        });
         foreach (var tensor in initializers.Where(IsExternal))
         {
             var (location, offset, _) = ExternalDataInfo.Of(tensor);

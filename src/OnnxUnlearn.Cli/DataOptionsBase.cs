@@ -1,0 +1,57 @@
+using CommandLine;
+using OnnxUnlearn.Data;
+
+namespace OnnxUnlearn.Cli;
+
+/// <summary>The flags that say where labelled data is and how to read it (every format
+/// <see cref="DatasetLoader"/> reads), shared by the verbs that take --data.</summary>
+public abstract class DataOptionsBase : CommonOptions
+{
+    [Option("data", Required = true, HelpText = "Labelled data: .npz (arrays x, y), .npy (with --labels), .csv, IDX files (with --labels) or an image folder (one sub-folder per class).")]
+    public string Data { get; set; } = "";
+
+    [Option("labels", HelpText = "Labels file for .npy data (.npy of integers) or IDX data (IDX labels file).")]
+    public string? Labels { get; set; }
+
+    [Option("x-key", HelpText = "Name of the samples array in an .npz (default: the first of x, images, data).")]
+    public string? XKey { get; set; }
+
+    [Option("y-key", HelpText = "Name of the labels array in an .npz (default: the first of y, labels, targets).")]
+    public string? YKey { get; set; }
+
+    [Option("preprocess", HelpText = "Preprocessing preset: imagenet, cifar10, mnist, fmnist or none (default none); --scale/--mean/--std override its values.")]
+    public string? Preprocess { get; set; }
+
+    [Option("scale", HelpText = "Factor applied to raw values first, e.g. 1/255.")]
+    public string? Scale { get; set; }
+
+    [Option("mean", HelpText = "Mean subtracted after scaling: one value or one per channel, comma-separated.")]
+    public string? Mean { get; set; }
+
+    [Option("std", HelpText = "Standard deviation divided by after the mean: one value or one per channel, comma-separated.")]
+    public string? Std { get; set; }
+
+    [Option("class-map", HelpText = "Text file with one class name a line, in class-index order.")]
+    public string? ClassMap { get; set; }
+
+    [Option("label-column", HelpText = "CSV column holding the labels (default: label).")]
+    public string? LabelColumn { get; set; }
+
+    [Option("skip-bad", HelpText = "Image folders: skip files that cannot be decoded instead of failing, and count them.")]
+    public bool SkipBad { get; set; }
+
+    /// <summary>The data options for <see cref="Data"/>, or for another file read with the same
+    /// flags (e.g. a --test set).</summary>
+    /// <exception cref="UserInputException">A bad preprocessing value.</exception>
+    public DataOptions ToDataOptions(string? path = null) => new()
+    {
+        Path = path ?? Data,
+        LabelsPath = Labels,
+        XKey = XKey,
+        YKey = YKey,
+        Preprocessing = Preprocessing.Parse(Preprocess, Scale, Mean, Std),
+        ClassMapPath = ClassMap,
+        LabelColumn = LabelColumn,
+        SkipBad = SkipBad,
+    };
+}
