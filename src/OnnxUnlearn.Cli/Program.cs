@@ -23,6 +23,9 @@ public static class Program
     [
         typeof(InspectVerb),
         typeof(EvalVerb),
+        typeof(ForgetVerb),
+        typeof(GradVerb),
+        typeof(TrainVerb),
     ];
 
     public static int Main(string[] args) => Run(args, CliConsole.System);

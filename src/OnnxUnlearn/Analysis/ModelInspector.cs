@@ -49,6 +49,17 @@ public sealed record TrainabilityBlocker(string NodeName, string Domain, string 
 public sealed record TrainabilitySummary(int ParameterTensors, IReadOnlyList<TrainabilityBlocker> Blockers)
 {
     public bool Trainable => Blockers.Count == 0;
+
+    /// <summary>Refuses up front, before any training time is spent, naming every blocking node.</summary>
+    /// <exception cref="UserInputException">Some node has no gradient rule.</exception>
+    public void ThrowIfBlocked(string modelName)
+    {
+        if (Trainable) return;
+        const int shown = 10;
+        var list = string.Join("; ", Blockers.Take(shown).Select(b => $"node '{b.NodeName}' (op {b.QualifiedOp}, opset {b.Opset}): {b.Reason}"));
+        var more = Blockers.Count > shown ? $"; and {Blockers.Count - shown} more (see 'onnx-unlearn inspect')" : "";
+        throw new UserInputException($"{modelName}: cannot be trained: {Blockers.Count} node(s) stop the gradient: {list}{more}");
+    }
 }
 
 /// <summary>Everything <c>onnx-unlearn inspect</c> reports about a model.</summary>

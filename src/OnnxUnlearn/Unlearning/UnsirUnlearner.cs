@@ -8,15 +8,10 @@ using OnnxUnlearn.Training.Optimizers;
 
 namespace OnnxUnlearn.Unlearning;
 
-/// <summary>Receives progress: the phase, the step (1-based) of the phase's total, and the loss.</summary>
-public interface ITrainingProgress
-{
-    void Report(string phase, int step, int totalSteps, float loss);
-}
-
 /// <summary>What an UNSIR run produced.</summary>
 public sealed record UnsirResult(
     Dictionary<string, float[]> Initializers,
+    Dictionary<string, float[]> AfterImpair,
     int RetainSubsetCount,
     int NoiseCount,
     int NoisePerClass,
@@ -80,6 +75,7 @@ public static class UnsirUnlearner
 
         // 2. Impair: noise copies (labelled with their own class) mixed with Dr_sub; 3. Repair: Dr_sub.
         var initializers = new Dictionary<string, float[]>();
+        var afterImpair = initializers;
         var current = model;
         var retainedItems = Enumerable.Range(0, subset.Length).ToArray();
         var noiseItems = Enumerable.Range(0, settings.NoiseCopies).SelectMany(_ => Enumerable.Range(0, noiseLabels.Length).Select(j => -1 - j));
@@ -123,12 +119,14 @@ public static class UnsirUnlearner
             }
             foreach (var (name, values) in trainer.ReadInitializers())
                 initializers[name] = values;
+            if (phase == "impair")
+                afterImpair = new Dictionary<string, float[]>(initializers);
             current = Model.FromProto(Training.ModelExporter.WithInitializers(model.ToProto(), initializers), model.Path);
             losses[phase] = phaseLosses;
             timings[phase] = watch.Elapsed.TotalSeconds;
         }
         timings["total"] = total.Elapsed.TotalSeconds;
-        return new UnsirResult(initializers, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise);
+        return new UnsirResult(initializers, afterImpair, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise);
     }
 
     /// <summary>Standard normal values (Box-Muller over System.Random(seed)).</summary>

@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using CommandLine;
+using OnnxUnlearn.Analysis;
+using OnnxUnlearn.Cli.Output;
+using OnnxUnlearn.Data;
+using OnnxUnlearn.Evaluation;
+using OnnxUnlearn.Serialization;
+using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Optimizers;
+using OnnxUnlearn.Unlearning;
+
+namespace OnnxUnlearn.Cli.Verbs;
+
+/// <summary><c>onnx-unlearn forget --model M --data D --classes 3[,5] --out OUT.onnx</c>: UNSIR.</summary>
+[Verb("forget", HelpText = "Make a classifier forget one or more classes (UNSIR: error-maximising noise, impair, repair) and write the new model.")]
+public sealed class ForgetVerb : DataOptionsBase, ICommand
+{
+    private static readonly UnsirSettings Defaults = new();
+
+    [Option("model", Required = true, HelpText = "The .onnx classifier (never modified).")]
+    public string Model { get; set; } = "";
+
+    [Option("classes", Required = true, HelpText = "Classes to forget, e.g. 3 or 3,5 (or class names of the data).")]
+    public string Classes { get; set; } = "";
+
+    [Option("out", Required = true, HelpText = "Where to write the new .onnx model (written atomically; not the input).")]
+    public string Out { get; set; } = "";
+
+    [Option("test", HelpText = "Held-out labelled data for the before/after metrics (read with the same data flags); without it, --data is used.")]
+    public string? Test { get; set; }
+
+    [Option("report", HelpText = "Write the JSON report to this file.")]
+    public string? Report { get; set; }
+
+    [Option("seed", Default = 0, HelpText = "Seed of every random choice (retained subset, noise init, shuffling).")]
+    public int Seed { get; set; }
+
+    [Option("noise-batch", Default = 256, HelpText = "Noise samples in all, shared evenly among the forgotten classes (at least --min-noise-per-class each).")]
+    public int NoiseBatch { get; set; } = Defaults.NoiseBatch;
+
+    [Option("min-noise-per-class", Default = 64, HelpText = "Least noise samples per forgotten class.")]
+    public int MinNoisePerClass { get; set; } = Defaults.MinNoisePerClass;
+
+    [Option("noise-steps", Default = 40, HelpText = "Adam steps on the noise.")]
+    public int NoiseSteps { get; set; } = Defaults.NoiseSteps;
+
+    [Option("noise-lr", Default = 0.1f, HelpText = "Adam learning rate of the noise.")]
+    public float NoiseLearningRate { get; set; } = Defaults.NoiseLearningRate;
+
+    [Option("noise-l2", Default = 0.1f, HelpText = "λ of the noise objective −CE(f(noise), class) + λ·mean(Σ noise²).")]
+    public float NoiseL2 { get; set; } = Defaults.NoiseL2;
+
+    [Option("noise-copies", Default = 20, HelpText = "Times the whole noise batch is repeated in the impair set.")]
+    public int NoiseCopies { get; set; } = Defaults.NoiseCopies;
+
+    [Option("retain-per-class", Default = 1000, HelpText = "Retained samples per retained class (random, with --seed).")]
+    public int RetainPerClass { get; set; } = Defaults.RetainPerClass;
+
+    [Option("impair-lr", Default = 0.02f, HelpText = "Learning rate of the impair phase.")]
+    public float ImpairLearningRate { get; set; } = Defaults.ImpairLearningRate;
+
+    [Option("impair-epochs", Default = 1, HelpText = "Epochs of the impair phase.")]
+    public int ImpairEpochs { get; set; } = Defaults.ImpairEpochs;
+
+    [Option("repair-lr", Default = 0.01f, HelpText = "Learning rate of the repair phase.")]
+    public float RepairLearningRate { get; set; } = Defaults.RepairLearningRate;
+
+    [Option("repair-epochs", Default = 1, HelpText = "Epochs of the repair phase.")]
+    public int RepairEpochs { get; set; } = Defaults.RepairEpochs;
+
+    [Option("batch", Default = 256, HelpText = "Batch size of impair and repair.")]
+    public int Batch { get; set; } = Defaults.BatchSize;
+
+    [Option("optimizer", Default = "adam", HelpText = "Optimizer of impair and repair: adam, adamw or sgd.")]
+    public string Optimizer { get; set; } = "adam";
+
+    [Option("noise-bn", Default = BatchNormMode.Batch, HelpText = "BatchNorm in the noise phase: batch (batch statistics, running statistics untouched), frozen (running statistics) or train (batch statistics that also overwrite the running statistics: the authors' code).")]
+    public BatchNormMode NoiseBatchNorm { get; set; } = Defaults.NoiseBatchNorm;
+
+    [Option("impair-bn", Default = BatchNormMode.Train, HelpText = "BatchNorm in the impair phase: train, batch or frozen.")]
+    public BatchNormMode ImpairBatchNorm { get; set; } = Defaults.ImpairBatchNorm;
+
+    [Option("repair-bn", Default = BatchNormMode.Train, HelpText = "BatchNorm in the repair phase: train, batch or frozen.")]
+    public BatchNormMode RepairBatchNorm { get; set; } = Defaults.RepairBatchNorm;
+
+    public int Run(CliConsole console)
+    {
+        var settings = Settings();
+        var device = ResolveDevice();
+        var progress = CreateProgress(console);
+        if (Path.GetFullPath(Out) == Path.GetFullPath(Model))
+            throw new UserInputException($"--out '{Out}' is the input model; choose another path (the input is never modified)");
+
+        var model = ModelFile.Load(Model);
+        var info = ClassifierInfo.Analyze(model, Model);
+        ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
+        using var data = DatasetLoader.Open(ToDataOptions(), info.Input);
+        DatasetLoader.CheckLabels(data, info.ClassCount);
+        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(Test), info.Input);
+        if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
+        var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
+        if (forget.Count == info.ClassCount)
+            throw new UserInputException($"--classes {Classes}: that is every class of the model; at least one class must be kept");
+        var evaluation = test ?? data;
+
+        var shapes = ShapeProbe.Run(model, info);
+        AccuracyReport Measure(Dictionary<string, float[]>? weights) =>
+            Evaluator.Evaluate(weights is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), Model),
+                info, evaluation, device, Evaluator.DefaultBatchSize, forget);
+
+        progress.Info($"forget classes {string.Join(", ", forget)} of {Model} ({info.ClassCount} classes) on {device}; metrics on {evaluation.Source}");
+        var before = Measure(null);
+        UnsirResult result;
+        using (var reporter = new TrainingProgressReporter(progress))
+            result = UnsirUnlearner.Run(model, info, shapes, data, [.. forget], settings, device, reporter);
+        var afterImpair = Measure(result.AfterImpair);
+
+        var proto = ModelExporter.WithInitializers(ModelFile.LoadProto(Model), result.Initializers);
+        var hyperparameters = Hyperparameters(settings, forget.Count);
+        var inputSha = ModelExporter.Sha256(Model);
+        ModelExporter.SetMetadata(proto, new Dictionary<string, string>
+        {
+            ["version"] = ModelExporter.ToolVersion,
+            ["job"] = "forget",
+            ["method"] = "unsir",
+            ["forget_classes"] = string.Join(",", forget),
+            ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
+            ["hyperparameters"] = hyperparameters.ToJsonString(),
+            ["source_sha256"] = inputSha,
+        });
+        var outputSha = ModelExporter.Write(proto, Model, Out);
+        var after = Measure(result.Initializers);
+
+        var report = new JsonObject
+        {
+            ["method"] = "unsir",
+            ["forget_classes"] = JsonOutput.Array(forget),
+            ["device"] = device.ToString(),
+            ["seed"] = Seed,
+            ["hyperparameters"] = hyperparameters,
+            ["samples"] = new JsonObject { ["retain_subset"] = result.RetainSubsetCount, ["noise"] = result.NoiseCount },
+            ["metrics"] = new JsonObject { ["before"] = Metrics(before), ["after_impair"] = Metrics(afterImpair), ["after"] = Metrics(after) },
+            ["evaluated_on"] = test is null ? $"{evaluation.Source} (--data: no --test given)" : evaluation.Source,
+            ["timings_s"] = new JsonObject
+            {
+                ["noise"] = Math.Round(result.TimingsSeconds["noise"], 3),
+                ["impair"] = Math.Round(result.TimingsSeconds["impair"], 3),
+                ["repair"] = Math.Round(result.TimingsSeconds["repair"], 3),
+                ["total"] = Math.Round(result.TimingsSeconds["total"], 3),
+            },
+            ["input_sha256"] = inputSha,
+            ["output_sha256"] = outputSha,
+        };
+        if (Report is not null)
+            AtomicFiles.Write(Report, stream => JsonOutput.Write(new StreamWriter(stream) { AutoFlush = true }, report, indented: true));
+        if (Json)
+            JsonOutput.Write(console.Out, report);
+        if (!progress.Quiet)
+            WriteTable(console.Err, before, afterImpair, after, forget, result);
+        return 0;
+    }
+
+    private UnsirSettings Settings()
+    {
+        void Positive(int value, string flag) { if (value < 1) throw new UserInputException($"{flag} {value}: expected a positive number"); }
+        void PositiveRate(float value, string flag) { if (!(value > 0) || !float.IsFinite(value)) throw new UserInputException($"{flag} {value}: expected a positive learning rate"); }
+        Positive(NoiseBatch, "--noise-batch");
+        Positive(MinNoisePerClass, "--min-noise-per-class");
+        Positive(NoiseSteps, "--noise-steps");
+        Positive(NoiseCopies, "--noise-copies");
+        Positive(RetainPerClass, "--retain-per-class");
+        Positive(ImpairEpochs, "--impair-epochs");
+        Positive(RepairEpochs, "--repair-epochs");
+        Positive(Batch, "--batch");
+        PositiveRate(NoiseLearningRate, "--noise-lr");
+        PositiveRate(ImpairLearningRate, "--impair-lr");
+        PositiveRate(RepairLearningRate, "--repair-lr");
+        if (NoiseL2 < 0) throw new UserInputException($"--noise-l2 {NoiseL2}: expected 0 or more");
+        return new UnsirSettings
+        {
+            NoiseBatch = NoiseBatch,
+            MinNoisePerClass = MinNoisePerClass,
+            NoiseSteps = NoiseSteps,
+            NoiseLearningRate = NoiseLearningRate,
+            NoiseL2 = NoiseL2,
+            NoiseCopies = NoiseCopies,
+            RetainPerClass = RetainPerClass,
+            ImpairLearningRate = ImpairLearningRate,
+            ImpairEpochs = ImpairEpochs,
+            RepairLearningRate = RepairLearningRate,
+            RepairEpochs = RepairEpochs,
+            BatchSize = Batch,
+            Optimizer = OptimizerSettings.ParseKind(Optimizer),
+            NoiseBatchNorm = NoiseBatchNorm,
+            ImpairBatchNorm = ImpairBatchNorm,
+            RepairBatchNorm = RepairBatchNorm,
+            Seed = Seed,
+        };
+    }
+
+    private static JsonObject Hyperparameters(UnsirSettings s, int classCount) => new()
+    {
+        ["noise_batch"] = s.NoiseBatch,
+        ["noise_per_class"] = s.NoisePerClass(classCount),
+        ["noise_steps"] = s.NoiseSteps,
+        ["noise_lr"] = s.NoiseLearningRate,
+        ["noise_l2"] = s.NoiseL2,
+        ["noise_optimizer"] = "adam",
+        ["noise_init"] = "normal(0,1) in the normalised input space",
+        ["noise_copies"] = s.NoiseCopies,
+        ["noise_label"] = "own class",
+        ["retain_per_class"] = s.RetainPerClass,
+        ["impair_lr"] = s.ImpairLearningRate,
+        ["impair_epochs"] = s.ImpairEpochs,
+        ["repair_lr"] = s.RepairLearningRate,
+        ["repair_epochs"] = s.RepairEpochs,
+        ["batch"] = s.BatchSize,
+        ["optimizer"] = s.Optimizer.ToString().ToLowerInvariant(),
+        ["noise_bn"] = s.NoiseBatchNorm.ToString().ToLowerInvariant(),
+        ["impair_bn"] = s.ImpairBatchNorm.ToString().ToLowerInvariant(),
+        ["repair_bn"] = s.RepairBatchNorm.ToString().ToLowerInvariant(),
+    };
+
+    private static JsonObject Metrics(AccuracyReport r) => new()
+    {
+        ["forget_acc"] = r.ForgetAccuracy,
+        ["retain_acc"] = r.RetainAccuracy,
+        ["test_acc"] = r.Accuracy,
+        ["per_class_acc"] = JsonOutput.Array(r.PerClassAccuracy),
+    };
+
+    private static void WriteTable(TextWriter writer, AccuracyReport before, AccuracyReport afterImpair, AccuracyReport after,
+        IReadOnlySet<int> forget, UnsirResult result)
+    {
+        writer.WriteLine();
+        var table = new TextTable(["", "forget acc", "retain acc", "test acc"]);
+        foreach (var (name, r) in new[] { ("before", before), ("after impair", afterImpair), ("after repair", after) })
+            table.Add([name, Format.Percent(r.ForgetAccuracy), Format.Percent(r.RetainAccuracy), Format.Percent(r.Accuracy)]);
+        table.Write(writer);
+        var t = result.TimingsSeconds;
+        writer.WriteLine($"time: noise {t["noise"]:F1} s, impair {t["impair"]:F1} s, repair {t["repair"]:F1} s, total {t["total"]:F1} s; " +
+            $"{result.NoiseCount} noise + {result.RetainSubsetCount} retained samples; classes {string.Join(", ", forget)}");
+    }
+}
