@@ -57,17 +57,23 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
     [Option("retain-per-class", Default = 1000, HelpText = "Retained samples per retained class (random, with --seed).")]
     public int RetainPerClass { get; set; } = Defaults.RetainPerClass;
 
-    [Option("impair-lr", Default = 0.02f, HelpText = "Learning rate of the impair phase.")]
+    [Option("impair-lr", Default = 0.002f, HelpText = "Learning rate of the impair phase.")]
     public float ImpairLearningRate { get; set; } = Defaults.ImpairLearningRate;
 
     [Option("impair-epochs", Default = 1, HelpText = "Epochs of the impair phase.")]
     public int ImpairEpochs { get; set; } = Defaults.ImpairEpochs;
 
-    [Option("repair-lr", Default = 0.01f, HelpText = "Learning rate of the repair phase.")]
+    [Option("repair-lr", Default = 0.001f, HelpText = "Learning rate of the repair phase.")]
     public float RepairLearningRate { get; set; } = Defaults.RepairLearningRate;
 
     [Option("repair-epochs", Default = 1, HelpText = "Epochs of the repair phase.")]
     public int RepairEpochs { get; set; } = Defaults.RepairEpochs;
+
+    [Option("max-rounds", Default = 3, HelpText = "Impair + repair rounds at most: another round runs while the forgotten classes' samples in --data are still recognised above --forget-target.")]
+    public int MaxRounds { get; set; } = Defaults.MaxRounds;
+
+    [Option("forget-target", Default = 0.01, HelpText = "Accuracy on the forgotten classes' samples in --data that ends the rounds.")]
+    public double ForgetTarget { get; set; } = Defaults.ForgetTarget;
 
     [Option("batch", Default = 256, HelpText = "Batch size of impair and repair.")]
     public int Batch { get; set; } = Defaults.BatchSize;
@@ -100,8 +106,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(Test), info.Input);
         if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
         var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
-        if (forget.Count == info.ClassCount)
-            throw new UserInputException($"--classes {Classes}: that is every class of the model; at least one class must be kept");
+        UnsirUnlearner.Validate(data, forget, info.ClassCount);
         var evaluation = test ?? data;
 
         var shapes = ShapeProbe.Run(model, info);
@@ -141,6 +146,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["hyperparameters"] = hyperparameters,
             ["samples"] = new JsonObject { ["retain_subset"] = result.RetainSubsetCount, ["noise"] = result.NoiseCount },
             ["metrics"] = new JsonObject { ["before"] = Metrics(before), ["after_impair"] = Metrics(afterImpair), ["after"] = Metrics(after) },
+            ["rounds"] = result.Rounds,
+            ["forget_check_acc"] = result.ForgetCheckAccuracy,
             ["evaluated_on"] = test is null ? $"{evaluation.Source} (--data: no --test given)" : evaluation.Source,
             ["timings_s"] = new JsonObject
             {
@@ -173,6 +180,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         Positive(ImpairEpochs, "--impair-epochs");
         Positive(RepairEpochs, "--repair-epochs");
         Positive(Batch, "--batch");
+        Positive(MaxRounds, "--max-rounds");
+        if (ForgetTarget is < 0 or > 1) throw new UserInputException($"--forget-target {ForgetTarget}: expected a fraction in [0, 1]");
         PositiveRate(NoiseLearningRate, "--noise-lr");
         PositiveRate(ImpairLearningRate, "--impair-lr");
         PositiveRate(RepairLearningRate, "--repair-lr");
@@ -196,6 +205,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ImpairBatchNorm = ImpairBatchNorm,
             RepairBatchNorm = RepairBatchNorm,
             Seed = Seed,
+            MaxRounds = MaxRounds,
+            ForgetTarget = ForgetTarget,
         };
     }
 
@@ -220,6 +231,9 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         ["noise_bn"] = s.NoiseBatchNorm.ToString().ToLowerInvariant(),
         ["impair_bn"] = s.ImpairBatchNorm.ToString().ToLowerInvariant(),
         ["repair_bn"] = s.RepairBatchNorm.ToString().ToLowerInvariant(),
+        ["max_rounds"] = s.MaxRounds,
+        ["forget_target"] = s.ForgetTarget,
+        ["forget_check_per_class"] = s.ForgetCheckPerClass,
     };
 
     private static JsonObject Metrics(AccuracyReport r) => new()
@@ -240,6 +254,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         table.Write(writer);
         var t = result.TimingsSeconds;
         writer.WriteLine($"time: noise {t["noise"]:F1} s, impair {t["impair"]:F1} s, repair {t["repair"]:F1} s, total {t["total"]:F1} s; " +
-            $"{result.NoiseCount} noise + {result.RetainSubsetCount} retained samples; classes {string.Join(", ", forget)}");
+            $"{result.NoiseCount} noise + {result.RetainSubsetCount} retained samples; classes {string.Join(", ", forget)}; " +
+            $"{result.Rounds} round{(result.Rounds > 1 ? "s" : "")}" +
+            (result.ForgetCheckAccuracy is { } check ? $", forgotten classes' samples of the data recognised: {Format.Percent(check)}" : ", no forgotten-class samples in the data to check"));
     }
 }

@@ -22,9 +22,9 @@ public sealed record UnsirSettings
     public int NoiseCopies { get; init; } = 20;
     /// <summary>Retained samples per retained class (drawn at random with the seed).</summary>
     public int RetainPerClass { get; init; } = 1000;
-    public float ImpairLearningRate { get; init; } = 0.02f;
+    public float ImpairLearningRate { get; init; } = 0.002f;
     public int ImpairEpochs { get; init; } = 1;
-    public float RepairLearningRate { get; init; } = 0.01f;
+    public float RepairLearningRate { get; init; } = 0.001f;
     public int RepairEpochs { get; init; } = 1;
     public int BatchSize { get; init; } = 256;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
@@ -32,6 +32,16 @@ public sealed record UnsirSettings
     public BatchNormMode ImpairBatchNorm { get; init; } = BatchNormMode.Train;
     public BatchNormMode RepairBatchNorm { get; init; } = BatchNormMode.Train;
     public int Seed { get; init; }
+
+    /// <summary>Impair + repair rounds at most: another round runs while the forgotten classes'
+    /// samples in the data are still recognised above <see cref="ForgetTarget"/>.</summary>
+    public int MaxRounds { get; init; } = 3;
+
+    /// <summary>Accuracy on the forgotten classes' samples of the data that ends the rounds.</summary>
+    public double ForgetTarget { get; init; } = 0.01;
+
+    /// <summary>Forgotten-class samples per class used for that check (random, with the seed).</summary>
+    public int ForgetCheckPerClass { get; init; } = 500;
 
     public int NoisePerClass(int classCount) =>
         Math.Max(MinNoisePerClass, (NoiseBatch + classCount - 1) / classCount);

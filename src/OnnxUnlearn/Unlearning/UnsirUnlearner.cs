@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OnnxUnlearn.Analysis;
 using OnnxUnlearn.Data;
+using OnnxUnlearn.Evaluation;
 using OnnxUnlearn.Ir;
 using OnnxUnlearn.Runtime;
 using OnnxUnlearn.Training;
@@ -17,7 +18,9 @@ public sealed record UnsirResult(
     int NoisePerClass,
     IReadOnlyDictionary<string, double> TimingsSeconds,
     IReadOnlyDictionary<string, IReadOnlyList<float>> Losses,
-    float[] Noise);
+    float[] Noise,
+    int Rounds,
+    double? ForgetCheckAccuracy);
 
 /// <summary>
 /// UNSIR ("Fast Yet Effective Machine Unlearning", Tarun et al.): (1) learn an error-maximising
@@ -30,6 +33,7 @@ public static class UnsirUnlearner
     public static UnsirResult Run(Model model, ClassifierInfo info, IReadOnlyDictionary<string, ValueShape> shapes,
         ILabeledDataset train, IReadOnlyList<int> forgetClasses, UnsirSettings settings, Device device, ITrainingProgress? progress = null)
     {
+        Validate(train, forgetClasses, info.ClassCount);
         var total = Stopwatch.StartNew();
         var forget = forgetClasses.ToHashSet();
         var retained = Enumerable.Range(0, info.ClassCount).Where(c => !forget.Contains(c)).ToHashSet();
@@ -38,10 +42,6 @@ public static class UnsirUnlearner
 
         // Retained subset Dr_sub, decoded once and kept in memory for impair and repair.
         var subset = Sampling.StratifiedSubset(train.Labels, settings.RetainPerClass, retained, settings.Seed);
-        var present = subset.Select(i => train.Labels[i]).ToHashSet();
-        var missing = retained.Where(c => !present.Contains(c)).ToList();
-        if (missing.Count > 0)
-            throw new UserInputException($"{train.Source}: no samples of retained class{(missing.Count > 1 ? "es" : "")} {string.Join(", ", missing)}; the repair phase needs some of every class that is kept");
         var retainedSamples = new float[subset.Length * sampleSize];
         train.ReadSamples(subset, retainedSamples);
         var retainedLabels = subset.Select(i => (long)train.Labels[i]).ToArray();
@@ -74,59 +74,103 @@ public static class UnsirUnlearner
         timings["noise"] = watch.Elapsed.TotalSeconds;
 
         // 2. Impair: noise copies (labelled with their own class) mixed with Dr_sub; 3. Repair: Dr_sub.
-        var initializers = new Dictionary<string, float[]>();
-        var afterImpair = initializers;
-        var current = model;
+        // While forgotten-class samples of the data are still recognised above the target (and
+        // rounds are left), impair and repair again from where the last round ended.
         var retainedItems = Enumerable.Range(0, subset.Length).ToArray();
         var noiseItems = Enumerable.Range(0, settings.NoiseCopies).SelectMany(_ => Enumerable.Range(0, noiseLabels.Length).Select(j => -1 - j));
         var impairItems = retainedItems.Concat(noiseItems).ToArray();
-        foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
+        var forgetCheck = Sampling.StratifiedSubset(train.Labels, settings.ForgetCheckPerClass, forget, settings.Seed);
+        var batch = new PhaseBatch(settings.BatchSize, sampleSize, retainedSamples, retainedLabels, noise, noiseLabels);
+        var initializers = new Dictionary<string, float[]>();
+        Dictionary<string, float[]>? afterImpair = null;
+        var phaseLosses = new Dictionary<string, List<float>> { ["impair"] = [], ["repair"] = [] };
+        timings["impair"] = timings["repair"] = 0;
+        var rounds = 0;
+        double? forgetAccuracy;
+        do
         {
-            ("impair", 1, impairItems, settings.ImpairLearningRate, settings.ImpairEpochs, settings.ImpairBatchNorm),
-            ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
-        })
-        {
-            watch.Restart();
-            var graph = TrainingGraphBuilder.Build(current, shapes, new TrainingGraphOptions
+            rounds++;
+            foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
             {
-                Optimizer = new OptimizerSettings { Kind = settings.Optimizer },
-                BatchNorm = bn,
-            });
-            using var trainer = new Trainer(graph, device);
-            var phaseLosses = new List<float>();
-            var steps = epochs * ((items.Length + settings.BatchSize - 1) / settings.BatchSize);
-            var batchSamples = GC.AllocateUninitializedArray<float>(settings.BatchSize * sampleSize, pinned: true);
-            var batchLabels = GC.AllocateUninitializedArray<long>(settings.BatchSize, pinned: true);
-            for (var epoch = 0; epoch < epochs; epoch++)
+                ("impair", 1, impairItems, settings.ImpairLearningRate, settings.ImpairEpochs, settings.ImpairBatchNorm),
+                ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
+            })
             {
-                var order = Sampling.Shuffle(items, unchecked(settings.Seed * 1000 + phaseIndex * 100 + epoch));
-                for (var start = 0; start < order.Length; start += settings.BatchSize)
+                watch.Restart();
+                var current = initializers.Count == 0 ? model : Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), initializers), model.Path);
+                var graph = TrainingGraphBuilder.Build(current, shapes, new TrainingGraphOptions
                 {
-                    var count = Math.Min(settings.BatchSize, order.Length - start);
-                    for (var k = 0; k < count; k++)
+                    Optimizer = new OptimizerSettings { Kind = settings.Optimizer },
+                    BatchNorm = bn,
+                });
+                using var trainer = new Trainer(graph, device);
+                var steps = epochs * ((items.Length + settings.BatchSize - 1) / settings.BatchSize);
+                for (var epoch = 0; epoch < epochs; epoch++)
+                {
+                    var order = Sampling.Shuffle(items, unchecked(settings.Seed * 1000 + rounds * 10_000 + phaseIndex * 100 + epoch));
+                    for (var start = 0; start < order.Length; start += settings.BatchSize)
                     {
-                        var item = order[start + k];
-                        var (source, label, offset) = item >= 0
-                            ? (retainedSamples, retainedLabels[item], item)
-                            : (noise, noiseLabels[-1 - item], -1 - item);
-                        source.AsSpan(offset * sampleSize, sampleSize).CopyTo(batchSamples.AsSpan(k * sampleSize));
-                        batchLabels[k] = label;
+                        var count = batch.Fill(order.AsSpan(start, Math.Min(settings.BatchSize, order.Length - start)));
+                        var loss = trainer.Step(batch.Samples, batch.Labels, count, sampleDims, rate, phase);
+                        phaseLosses[phase].Add(loss);
+                        progress?.Report(rounds == 1 ? phase : $"{phase} (round {rounds})", trainer.StepCount, steps, loss);
                     }
-                    var loss = trainer.Step(batchSamples, batchLabels, count, sampleDims, rate, phase);
-                    phaseLosses.Add(loss);
-                    progress?.Report(phase, trainer.StepCount, steps, loss);
                 }
+                foreach (var (name, values) in trainer.ReadInitializers())
+                    initializers[name] = values;
+                afterImpair ??= new Dictionary<string, float[]>(initializers);
+                timings[phase] += watch.Elapsed.TotalSeconds;
             }
-            foreach (var (name, values) in trainer.ReadInitializers())
-                initializers[name] = values;
-            if (phase == "impair")
-                afterImpair = new Dictionary<string, float[]>(initializers);
-            current = Model.FromProto(Training.ModelExporter.WithInitializers(model.ToProto(), initializers), model.Path);
-            losses[phase] = phaseLosses;
-            timings[phase] = watch.Elapsed.TotalSeconds;
+            forgetAccuracy = forgetCheck.Length == 0 ? null : Accuracy(model, initializers, info, train, forgetCheck, device);
         }
+        while (forgetAccuracy > settings.ForgetTarget && rounds < settings.MaxRounds);
+
+        foreach (var (phase, values) in phaseLosses) losses[phase] = values;
         timings["total"] = total.Elapsed.TotalSeconds;
-        return new UnsirResult(initializers, afterImpair, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise);
+        return new UnsirResult(initializers, afterImpair!, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise,
+            rounds, forgetAccuracy);
+    }
+
+    /// <summary>Accuracy of the model with these weights on the given samples.</summary>
+    private static double Accuracy(Model model, Dictionary<string, float[]> weights, ClassifierInfo info, ILabeledDataset data,
+        IReadOnlyList<int> indices, Device device)
+    {
+        var trained = Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), model.Path);
+        using var session = Evaluator.OpenSession(trained, device);
+        var predictions = Evaluator.Predict(session, info, data, Evaluator.DefaultBatchSize, indices);
+        return predictions.Where((p, i) => p == data.Labels[indices[i]]).Count() / (double)indices.Count;
+    }
+
+    /// <summary>Pinned batch buffers filled from the retained subset (items ≥ 0) and the noise (item −1 − j).</summary>
+    private sealed class PhaseBatch(int capacity, int sampleSize, float[] retained, long[] retainedLabels, float[] noise, long[] noiseLabels)
+    {
+        public float[] Samples { get; } = GC.AllocateUninitializedArray<float>(capacity * sampleSize, pinned: true);
+        public long[] Labels { get; } = GC.AllocateUninitializedArray<long>(capacity, pinned: true);
+
+        public int Fill(ReadOnlySpan<int> items)
+        {
+            for (var k = 0; k < items.Length; k++)
+            {
+                var item = items[k];
+                var (source, label, offset) = item >= 0 ? (retained, retainedLabels[item], item) : (noise, noiseLabels[-1 - item], -1 - item);
+                source.AsSpan(offset * sampleSize, sampleSize).CopyTo(Samples.AsSpan(k * sampleSize));
+                Labels[k] = label;
+            }
+            return items.Length;
+        }
+    }
+
+    /// <summary>Refuses a job UNSIR cannot do: every class forgotten, or a kept class without samples.</summary>
+    /// <exception cref="UserInputException">The message names the data and the classes.</exception>
+    public static void Validate(ILabeledDataset train, IReadOnlyCollection<int> forgetClasses, int classCount)
+    {
+        var forget = forgetClasses.ToHashSet();
+        if (forget.Count >= classCount)
+            throw new UserInputException($"--classes: that is every class of the model; at least one class must be kept");
+        var present = train.Labels.ToHashSet();
+        var missing = Enumerable.Range(0, classCount).Where(c => !forget.Contains(c) && !present.Contains(c)).ToList();
+        if (missing.Count > 0)
+            throw new UserInputException($"{train.Source}: no samples of retained class{(missing.Count > 1 ? "es" : "")} {string.Join(", ", missing)}; the repair phase needs some of every class that is kept");
     }
 
     /// <summary>Standard normal values (Box-Muller over System.Random(seed)).</summary>
