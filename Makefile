@@ -3,7 +3,7 @@
 #
 #   make build      Release build; the CLI at bin/onnx-unlearn (framework-dependent)
 #   make test       the whole test suite; ends with the line "N passed, N failed, N skipped"
-#   make demo       inspect and eval the bundled sample model on the bundled test data
+#   make demo       make the bundled sample model forget class 0 (Fashion-MNIST T-shirt/top)
 #   make build-gpu  self-contained linux-x64 CLI with the CUDA execution provider, in bin/gpu
 #   make clean      remove build outputs
 
@@ -37,9 +37,13 @@ test:
 	exit $$status
 
 demo: build
+	@mkdir -p out
 	bin/onnx-unlearn inspect models/fmnist_cnn_bn.onnx
 	@echo
-	bin/onnx-unlearn eval --model models/fmnist_cnn_bn.onnx --data models/fmnist_test.npz --preprocess fmnist
+	bin/onnx-unlearn forget --model models/fmnist_cnn_bn.onnx --data models/fmnist_train.npz --test models/fmnist_test.npz \
+		--preprocess fmnist --classes 0 --out out/fmnist_cnn_bn_forget0.onnx --report out/forget0.json
+	@echo
+	bin/onnx-unlearn eval --model out/fmnist_cnn_bn_forget0.onnx --data models/fmnist_test.npz --preprocess fmnist --classes 0
 
 # Self-contained (runs without a .NET install), with its own restore and intermediate folders
 # under artifacts/gpu so that it never mixes with the CPU build. Trimmed in partial mode: only the
