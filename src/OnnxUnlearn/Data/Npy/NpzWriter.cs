@@ -30,8 +30,7 @@ public static class NpzWriter
         var header = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
         var total = 10 + header.Length + 1;
         header += new string(' ', (64 - total % 64) % 64) + "\n";
-        stream.Write("\x93NUMPY"u8);
-        stream.Write([1, 0]);
+        stream.Write([0x93, (byte)'N', (byte)'U', (byte)'M', (byte)'P', (byte)'Y', 1, 0]);
         var length = (ushort)header.Length;
         stream.Write([(byte)(length & 0xff), (byte)(length >> 8)]);
         stream.Write(Encoding.ASCII.GetBytes(header));
