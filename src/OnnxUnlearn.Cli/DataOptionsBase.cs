@@ -19,7 +19,7 @@ public abstract class DataOptionsBase : CommonOptions
     [Option("y-key", HelpText = "Name of the labels array in an .npz (default: the first of y, labels, targets).")]
     public string? YKey { get; set; }
 
-    [Option("preprocess", HelpText = "Preprocessing preset: imagenet, cifar10, mnist, fmnist or none (default none); --scale/--mean/--std override its values.")]
+    [Option("preprocess", HelpText = "Preprocessing preset: imagenet, cifar10, mnist, fmnist or none; --scale/--mean/--std override its values. Default: what the model's metadata records (models written by onnx-unlearn do), else none.")]
     public string? Preprocess { get; set; }
 
     [Option("scale", HelpText = "Factor applied to raw values first, e.g. 1/255.")]
@@ -41,15 +41,18 @@ public abstract class DataOptionsBase : CommonOptions
     public bool SkipBad { get; set; }
 
     /// <summary>The data options for <see cref="Data"/>, or for another file read with the same
-    /// flags (e.g. a --test set).</summary>
+    /// flags (e.g. a --test set). Without preprocessing flags, the preprocessing recorded in
+    /// <paramref name="model"/>'s metadata applies.</summary>
     /// <exception cref="UserInputException">A bad preprocessing value.</exception>
-    public DataOptions ToDataOptions(string? path = null) => new()
+    public DataOptions ToDataOptions(Ir.Model model, string? path = null) => new()
     {
         Path = path ?? Data,
         LabelsPath = Labels,
         XKey = XKey,
         YKey = YKey,
-        Preprocessing = Preprocessing.Parse(Preprocess, Scale, Mean, Std),
+        Preprocessing = Preprocess is null && Scale is null && Mean is null && Std is null && model.GetMetadata(Preprocessing.MetadataKey) is { } stored
+            ? Preprocessing.FromMetadata(stored, model.Path ?? "model")
+            : Preprocessing.Parse(Preprocess, Scale, Mean, Std),
         ClassMapPath = ClassMap,
         LabelColumn = LabelColumn,
         SkipBad = SkipBad,

@@ -26,10 +26,10 @@ public sealed class EvalVerb : DataOptionsBase, ICommand
         if (Batch < 1)
             throw new UserInputException($"--batch {Batch}: expected a positive number of samples");
         var device = ResolveDevice();
-        var dataOptions = ToDataOptions();
         var progress = CreateProgress(console);
 
         var model = ModelFile.Load(Model);
+        var dataOptions = ToDataOptions(model);
         var info = ClassifierInfo.Analyze(model, Model);
         using var data = DatasetLoader.Open(dataOptions, info.Input);
         DatasetLoader.CheckLabels(data, info.ClassCount);

@@ -101,9 +101,10 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var model = ModelFile.Load(Model);
         var info = ClassifierInfo.Analyze(model, Model);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        using var data = DatasetLoader.Open(ToDataOptions(), info.Input);
+        var dataOptions = ToDataOptions(model);
+        using var data = DatasetLoader.Open(dataOptions, info.Input);
         DatasetLoader.CheckLabels(data, info.ClassCount);
-        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(Test), info.Input);
+        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(model, Test), info.Input);
         if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
         var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
         UnsirUnlearner.Validate(data, forget, info.ClassCount);
@@ -133,6 +134,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
             ["hyperparameters"] = hyperparameters.ToJsonString(),
             ["source_sha256"] = inputSha,
+            ["preprocess"] = dataOptions.Preprocessing.ToMetadata(),
         });
         var outputSha = ModelExporter.Write(proto, Model, Out);
         var after = Measure(result.Initializers);

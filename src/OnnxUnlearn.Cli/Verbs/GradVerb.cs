@@ -41,7 +41,7 @@ public sealed class GradVerb : DataOptionsBase, ICommand
         var model = ModelFile.Load(Model);
         var info = ClassifierInfo.Analyze(model, Model);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        using var data = DatasetLoader.Open(ToDataOptions(), info.Input);
+        using var data = DatasetLoader.Open(ToDataOptions(model), info.Input);
         DatasetLoader.CheckLabels(data, info.ClassCount);
         if (Offset < 0 || Count < 1 || Offset + Count > data.Count)
             throw new UserInputException($"--offset {Offset} --count {Count}: {data.Source} has {data.Count} samples; the batch must lie inside it");

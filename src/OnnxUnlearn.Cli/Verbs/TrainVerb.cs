@@ -85,9 +85,10 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
         var model = ModelFile.Load(Model);
         var info = ClassifierInfo.Analyze(model, Model);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        using var data = DatasetLoader.Open(ToDataOptions(), info.Input);
+        var dataOptions = ToDataOptions(model);
+        using var data = DatasetLoader.Open(dataOptions, info.Input);
         DatasetLoader.CheckLabels(data, info.ClassCount);
-        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(Test), info.Input);
+        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(model, Test), info.Input);
         if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
         var excluded = ExcludeClasses is null ? new SortedSet<int>() : ClassArgument.Parse(ExcludeClasses, info.ClassCount, data.ClassNames, "--exclude-classes");
         var samples = Enumerable.Range(0, data.Count).Where(i => !excluded.Contains(data.Labels[i])).ToArray();
@@ -135,6 +136,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
                 ["bn"] = BatchNorm.ToString().ToLowerInvariant(), ["exclude_classes"] = JsonOutput.Array(excluded), ["seed"] = Seed,
             }.ToJsonString(),
             ["source_sha256"] = ModelExporter.Sha256(Model),
+            ["preprocess"] = dataOptions.Preprocessing.ToMetadata(),
         });
         var outputSha = ModelExporter.Write(proto, Model, Out);
 

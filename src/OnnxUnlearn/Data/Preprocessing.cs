@@ -9,6 +9,9 @@ namespace OnnxUnlearn.Data;
 /// </summary>
 public sealed record Preprocessing(float Scale, float[] Mean, float[] Std)
 {
+    /// <summary>Model metadata key under which the preprocessing a model expects is recorded.</summary>
+    public const string MetadataKey = "onnx_unlearn.preprocess";
+
     private const float OneOver255 = 1f / 255f;
 
     private static readonly Dictionary<string, Preprocessing> Presets = new(StringComparer.OrdinalIgnoreCase)
@@ -31,7 +34,7 @@ public sealed record Preprocessing(float Scale, float[] Mean, float[] Std)
     public static Preprocessing FromPreset(string name) =>
         Presets.TryGetValue(name, out var preset)
             ? preset with { Mean = [.. preset.Mean], Std = [.. preset.Std] } // copies: callers may not touch the shared arrays
-            : throw new UserInputException($"--preset: unknown preprocessing '{name}'; use one of {string.Join(", ", Presets.Keys)}");
+            : throw new UserInputException($"--preprocess: unknown preprocessing '{name}'; use one of {string.Join(", ", Presets.Keys)}");
 
     /// <summary>
     /// The preset (default none) with the explicit --scale, --mean and --std values put over it.
@@ -54,6 +57,20 @@ public sealed record Preprocessing(float Scale, float[] Mean, float[] Std)
     }
 
     public override string ToString() => $"scale={Format(Scale)} mean=[{FormatList(Mean)}] std=[{FormatList(Std)}]";
+
+    /// <summary>"scale=…;mean=…;std=…" with round-trip precision: the value of <see cref="MetadataKey"/>.</summary>
+    public string ToMetadata() =>
+        string.Create(CultureInfo.InvariantCulture, $"scale={Scale:R};mean={string.Join(",", Mean.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))};std={string.Join(",", Std.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}");
+
+    /// <summary>Reads <see cref="ToMetadata"/>'s form back.</summary>
+    /// <exception cref="UserInputException">The text is not in that form; the message names <paramref name="source"/>.</exception>
+    public static Preprocessing FromMetadata(string text, string source)
+    {
+        var parts = text.Split(';').Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0].Trim(), p => p[1]);
+        if (!parts.TryGetValue("scale", out var scale) || !parts.TryGetValue("mean", out var mean) || !parts.TryGetValue("std", out var std))
+            throw new UserInputException($"{source}: metadata '{MetadataKey}' = '{text}' is not 'scale=…;mean=…;std=…'; pass --preprocess or --scale/--mean/--std");
+        return Parse(null, scale, mean, std);
+    }
 
     private static float ParseScale(string text)
     {

@@ -26,11 +26,11 @@ public static class Reinitializer
                 "BatchNormalization" => Fill(count, use.InputIndex is 1 or 4 ? 1f : 0f),
                 "LayerNormalization" or "InstanceNormalization" => Fill(count, use.InputIndex == 1 ? 1f : 0f),
                 "Conv" or "ConvTranspose" or "Gemm" or "MatMul" or "Add" => FanIn(use.Node, use.InputIndex, value, model.Graph) is { } fanIn
-                    ? Uniform(random, count, 1 / Math.Sqrt(fanIn))
+                    ? RandomValues.Uniform(random, count, 1 / Math.Sqrt(fanIn))
                     : null,
                 _ => null,
             };
-            values[value.Name] = initial ?? Normal(random, count);
+            values[value.Name] = initial ?? RandomValues.Normal(random, count);
         }
         return values;
     }
@@ -69,19 +69,4 @@ public static class Reinitializer
     }
 
     private static float[] Fill(int count, float value) => Enumerable.Repeat(value, count).ToArray();
-
-    private static float[] Uniform(Random random, int count, double bound)
-    {
-        var values = new float[count];
-        for (var i = 0; i < count; i++) values[i] = (float)((random.NextDouble() * 2 - 1) * bound);
-        return values;
-    }
-
-    private static float[] Normal(Random random, int count)
-    {
-        var values = new float[count];
-        for (var i = 0; i < count; i++)
-            values[i] = (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()));
-        return values;
-    }
 }

@@ -52,7 +52,7 @@ public static class UnsirUnlearner
         var watch = Stopwatch.StartNew();
         var perClass = settings.NoisePerClass(forgetClasses.Count);
         var noiseLabels = forgetClasses.SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
-        var noise = NormalNoise(noiseLabels.Length * sampleSize, settings.Seed);
+        var noise = RandomValues.Normal(new Random(settings.Seed), noiseLabels.Length * sampleSize);
         var noiseGraph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions
         {
             Objective = new Objective.NoiseMaximization(settings.NoiseL2, noiseLabels.Length),
@@ -171,21 +171,5 @@ public static class UnsirUnlearner
         var missing = Enumerable.Range(0, classCount).Where(c => !forget.Contains(c) && !present.Contains(c)).ToList();
         if (missing.Count > 0)
             throw new UserInputException($"{train.Source}: no samples of retained class{(missing.Count > 1 ? "es" : "")} {string.Join(", ", missing)}; the repair phase needs some of every class that is kept");
-    }
-
-    /// <summary>Standard normal values (Box-Muller over System.Random(seed)).</summary>
-    internal static float[] NormalNoise(int count, int seed)
-    {
-        var random = new Random(seed);
-        var values = new float[count];
-        for (var i = 0; i < count; i += 2)
-        {
-            var u1 = 1.0 - random.NextDouble();
-            var u2 = random.NextDouble();
-            var r = Math.Sqrt(-2 * Math.Log(u1));
-            values[i] = (float)(r * Math.Cos(2 * Math.PI * u2));
-            if (i + 1 < count) values[i + 1] = (float)(r * Math.Sin(2 * Math.PI * u2));
-        }
-        return values;
     }
 }

@@ -31,6 +31,29 @@ public class ForgetVerbTests
         Assert.That(dir.Files(), Is.Empty);
     }
 
+    /// <summary>A node without a gradient rule is named before any training time is spent.</summary>
+    [TestCase("forget")]
+    [TestCase("train")]
+    [TestCase("grad")]
+    public void A_model_that_cannot_be_differentiated_is_refused_up_front(string verb)
+    {
+        using var dir = new TempDir();
+        var model = TestModels.Mlp(features: 784, classes: 10);
+        var hidden = model.Graph.Nodes.Single(n => n.Name == "relu").Outputs[0];
+        var normalized = model.Graph.AddNode("LpNormalization", [hidden], 1, [OnnxUnlearn.Ir.Attr.Int("axis", 1)], "lp_norm").Outputs[0];
+        model.Graph.Nodes.Single(n => n.Name == "fc2").SetInput(0, normalized);
+        model.Graph.TopologicalSort();
+        var path = TestModels.Save(model, dir["lp.onnx"]);
+        string[] args = verb == "forget"
+            ? ["forget", "--model", path, "--data", Data, "--classes", "0", "--out", dir["out.onnx"]]
+            : verb == "train"
+                ? ["train", "--model", path, "--data", Data, "--out", dir["out.onnx"]]
+                : ["grad", "--model", path, "--data", Data, "--out", dir["g.npz"]];
+        var result = CliRunner.Run(args);
+        CliRunner.AssertError(result, 2, "lp.onnx", "node 'lp_norm' (op LpNormalization", "no gradient rule");
+        Assert.That(dir.Files(), Is.EqualTo(new[] { "lp.onnx" }));
+    }
+
     [Test]
     public void The_output_may_not_be_the_input()
     {
@@ -103,6 +126,12 @@ public class ForgetVerbTests
         Assert.That(written.Graph.Initializer.Select(i => (i.Name, i.DataType, string.Join(",", i.Dims))),
             Is.EqualTo(original.Graph.Initializer.Select(i => (i.Name, i.DataType, string.Join(",", i.Dims)))));
         Assert.That(written.MetadataProps.Select(p => p.Key), Does.Contain("onnx_unlearn.source_sha256"));
+
+        // The preprocessing is recorded, so the next command needs no flags.
+        var plain = CliRunner.Run("eval", "--model", dir["out.onnx"], "--data", Data, "--json", "--quiet");
+        var flagged = CliRunner.Run("eval", "--model", dir["out.onnx"], "--data", Data, "--preprocess", "fmnist", "--json", "--quiet");
+        Assert.That(plain.ExitCode, Is.EqualTo(0), plain.ToString());
+        Assert.That(plain.Out, Is.EqualTo(flagged.Out));
         Assert.That(dir.Files(), Is.EquivalentTo(new[] { "out.onnx", "report.json" }));
     }
 }

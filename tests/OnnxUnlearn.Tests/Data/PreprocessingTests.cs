@@ -19,7 +19,7 @@ public class PreprocessingTests : DataTestBase
     public void UnknownPresetListsTheValidNames()
     {
         Assert.That(() => Preprocessing.FromPreset("coco"), Throws.TypeOf<UserInputException>().With.Message
-            .EqualTo("--preset: unknown preprocessing 'coco'; use one of imagenet, cifar10, mnist, fmnist, none"));
+            .EqualTo("--preprocess: unknown preprocessing 'coco'; use one of imagenet, cifar10, mnist, fmnist, none"));
     }
 
     [Test]

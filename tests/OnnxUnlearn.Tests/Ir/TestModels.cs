@@ -73,6 +73,51 @@ public static class TestModels
     }
 
     /// <summary>
+    /// Conv(1→4, 3×3, pad 1) → BatchNormalization → Relu → MaxPool 2×2 → Conv(4→6, 3×3, stride 2)
+    /// → Relu → GlobalAveragePool → Flatten → Gemm(6→classes); input [N, 1, 8, 8], output "logits".
+    /// </summary>
+    public static Model TwoConvCnn(int classes = 3, int opset = 13, int seed = 0)
+    {
+        var random = new Random(seed);
+        var graph = new Graph("small_cnn");
+        var b = new GraphBuilder(graph, opset, "net");
+        var x = graph.AddInput("input", TensorTypes.Float(-1, 1, 8, 8));
+        Value Weight(string name, params long[] dims) => graph.AddInitializer(TensorData.FromFloats(name, dims, UniformValues(random, dims, 1.0 / Math.Sqrt(dims.Skip(1).Aggregate(1L, (p, q) => p * q)))));
+        var h = b.Op("Conv", [x, Weight("conv1.weight", 4, 1, 3, 3), Weight("conv1.bias", 4)], Attr.Ints("pads", [1, 1, 1, 1]));
+        var scale = graph.AddInitializer(TensorData.FromFloats("bn1.weight", [4], [1.1f, 0.9f, 1.0f, 1.2f]));
+        var bias = graph.AddInitializer(TensorData.FromFloats("bn1.bias", [4], [0.1f, -0.1f, 0.0f, 0.2f]));
+        var mean = graph.AddInitializer(TensorData.FromFloats("bn1.running_mean", [4], [0.05f, -0.02f, 0.01f, 0f]));
+        var variance = graph.AddInitializer(TensorData.FromFloats("bn1.running_var", [4], [0.3f, 0.4f, 0.5f, 0.6f]));
+        h = b.Op("BatchNormalization", [h, scale, bias, mean, variance], Attr.Float("epsilon", 1e-5f), Attr.Float("momentum", 0.9f));
+        h = b.Op("Relu", h);
+        h = b.Op("MaxPool", [h], Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]));
+        h = b.Op("Conv", [h, Weight("conv2.weight", 6, 4, 3, 3), Weight("conv2.bias", 6)], Attr.Ints("strides", [2, 2]), Attr.Ints("pads", [1, 1, 1, 1]));
+        h = b.Op("Relu", h);
+        h = b.Op("Flatten", b.Op("GlobalAveragePool", h));
+        var logits = graph.AddNode("Gemm", [h, Weight("fc.weight", classes, 6), Weight("fc.bias", classes)], 1, [Attr.Int("transB", 1)], "fc",
+            outputNames: ["logits"]).Outputs[0];
+        logits.Type = TensorTypes.Float(-1, classes);
+        graph.Outputs.Add(logits);
+        return new Model(Header(opset), graph);
+    }
+
+    /// <summary>Random inputs [n, 1, 8, 8] and labels in [0, classes).</summary>
+    public static (float[] X, long[] Y) RandomBatch(int n, int classes, int seed)
+    {
+        var random = new Random(seed);
+        var x = UniformValues(random, [n, 1, 8, 8], 1.0);
+        var y = Enumerable.Range(0, n).Select(_ => (long)random.Next(classes)).ToArray();
+        return (x, y);
+    }
+
+    private static float[] UniformValues(Random random, long[] dims, double bound)
+    {
+        var values = new float[dims.Aggregate(1L, (a, b) => a * b)];
+        for (var i = 0; i < values.Length; i++) values[i] = (float)((random.NextDouble() * 2 - 1) * bound);
+        return values;
+    }
+
+    /// <summary>
     /// [N, classes] → Identity-weight MatMul → [N, classes]: the output is the input, so each
     /// sample's predicted class is the argmax of its own features. For accuracy tests.
     /// </summary>

@@ -2,7 +2,10 @@ using OnnxUnlearn.Analysis;
 using OnnxUnlearn.Ir;
 using OnnxUnlearn.Runtime;
 using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Losses;
 using OnnxUnlearn.Training.Optimizers;
+
+using OnnxUnlearn.Tests.Ir;
 
 namespace OnnxUnlearn.Tests.Training;
 
@@ -14,20 +17,23 @@ public class TrainingGraphTests
     /// model: with plain SGD at lr = 1 one step gives p − g, so g = p − p'. Compare g with central
     /// differences of the loss (the step's loss output, taken at lr = 0).
     /// </summary>
-    [TestCase(BatchNormMode.Train, 13)]
-    [TestCase(BatchNormMode.Frozen, 13)]
-    [TestCase(BatchNormMode.Train, 17)]
-    public void Parameter_gradients_match_central_differences_of_the_loss(BatchNormMode bn, int opset)
+    [TestCase(BatchNormMode.Train, 13, 0f, false)]
+    [TestCase(BatchNormMode.Frozen, 13, 0f, false)]
+    [TestCase(BatchNormMode.Train, 17, 0f, false)]
+    [TestCase(BatchNormMode.Train, 13, 0.2f, false)]
+    [TestCase(BatchNormMode.Frozen, 17, 0f, true)]
+    public void Parameter_gradients_match_central_differences_of_the_loss(BatchNormMode bn, int opset, float labelSmoothing, bool classWeights)
     {
-        var model = ModelFactory.SmallCnn(opset: opset);
+        var model = TestModels.TwoConvCnn(opset: opset);
         var info = ClassifierInfo.Analyze(model, "small");
         var shapes = ShapeProbe.Run(model, info);
         var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions
         {
+            Objective = new Objective.Classification(new LossOptions(labelSmoothing, classWeights ? [0.5f, 2f, 1f] : null)),
             Optimizer = new OptimizerSettings { Kind = OptimizerKind.Sgd },
             BatchNorm = bn,
         });
-        var (x, y) = ModelFactory.Batch(6, 3, seed: 5);
+        var (x, y) = TestModels.RandomBatch(6, 3, seed: 5);
         long[] sampleDims = [1, 8, 8];
         var parameters = graph.Parameters.ToList();
         Assert.That(parameters.Select(p => p.Name), Is.EquivalentTo(new[] { "conv1.weight", "conv1.bias", "bn1.weight", "bn1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias" }));
@@ -57,10 +63,54 @@ public class TrainingGraphTests
         }
     }
 
+    /// <summary>
+    /// The loss is PyTorch's cross-entropy of the logits: −mean log softmax(z)_y, with label
+    /// smoothing (1 − ε)·CE + ε·mean_k(−log softmax(z)_k), and with class weights Σ w_y·ℓ / Σ w_y;
+    /// for a Keras-style model ending in Softmax it is taken from the Softmax input.
+    /// </summary>
+    [TestCase(false, 0f, false)]
+    [TestCase(true, 0f, false)]
+    [TestCase(false, 0.1f, false)]
+    [TestCase(true, 0f, true)]
+    public void Loss_is_cross_entropy_of_the_logits(bool softmaxHead, float smoothing, bool weighted)
+    {
+        float[] weights = [0.5f, 2f, 1f];
+        var model = TestModels.Mlp(softmax: softmaxHead, seed: 4);
+        var logitsModel = TestModels.Mlp(softmax: false, seed: 4);
+        var info = ClassifierInfo.Analyze(model, "mlp");
+        var graph = TrainingGraphBuilder.BuildGradients(model, ShapeProbe.Run(model, info), BatchNormMode.Frozen, withRespectToInput: false,
+            new LossOptions(smoothing, weighted ? weights : null));
+        var random = new Random(9);
+        var x = Enumerable.Range(0, 5 * 4).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+        long[] y = [0, 1, 2, 1, 0];
+        using var session = SessionFactory.Create(graph.Proto, Device.Cpu(1));
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(x, [5, 4]);
+        using var labels = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(y, [5]);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var result = session.Run(runOptions, [graph.InputName, graph.LabelsName], [input, labels], [TrainingGraph.LossName]);
+        var loss = result[0].GetTensorDataAsSpan<float>()[0];
+
+        using var plain = SessionFactory.Create(logitsModel.ToProto(), Device.Cpu(1));
+        using var logits = plain.Run(runOptions, ["input"], [input], ["logits"]);
+        var z = logits[0].GetTensorDataAsSpan<float>().ToArray();
+        double total = 0, weightSum = 0;
+        for (var n = 0; n < 5; n++)
+        {
+            var row = z.Skip(n * 3).Take(3).Select(v => (double)v).ToArray();
+            var logSum = Math.Log(row.Sum(Math.Exp));
+            var nll = logSum - row[y[n]];
+            var uniform = row.Average(v => logSum - v);
+            var w = weighted ? weights[y[n]] : 1;
+            total += w * ((1 - smoothing) * nll + smoothing * uniform);
+            weightSum += w;
+        }
+        Assert.That(loss, Is.EqualTo(total / weightSum).Within(1e-5));
+    }
+
     [Test]
     public void Train_mode_updates_running_statistics_with_momentum_and_unbiased_variance()
     {
-        var model = ModelFactory.SmallCnn();
+        var model = TestModels.TwoConvCnn();
         var info = ClassifierInfo.Analyze(model, "small");
         var shapes = ShapeProbe.Run(model, info);
         var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions { BatchNorm = BatchNormMode.Train });
@@ -68,7 +118,7 @@ public class TrainingGraphTests
             Is.EquivalentTo(new[] { "bn1.running_mean", "bn1.running_var" }));
 
         // The batch statistics of conv1's output, computed here from the model's own conv1 output.
-        var (x, y) = ModelFactory.Batch(4, 3, seed: 2);
+        var (x, y) = TestModels.RandomBatch(4, 3, seed: 2);
         var conv1 = RunPrefix(model, x, 4, "conv1");
         const int m = 4 * 8 * 8;
         using var trainer = new Trainer(graph, Device.Cpu(1));

@@ -4,6 +4,8 @@ using OnnxUnlearn.Runtime;
 using OnnxUnlearn.Training;
 using OnnxUnlearn.Unlearning;
 
+using OnnxUnlearn.Tests.Ir;
+
 namespace OnnxUnlearn.Tests.Unlearning;
 
 [TestFixture]
@@ -15,7 +17,7 @@ public class UnsirUnlearnerTests
     [OneTimeSetUp]
     public void TrainOnce()
     {
-        var model = ModelFactory.SmallCnn(classes: 4, seed: 1);
+        var model = TestModels.TwoConvCnn(classes: 4, seed: 1);
         var info = ClassifierInfo.Analyze(model, "small");
         var shapes = ShapeProbe.Run(model, info);
         var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions());
