@@ -98,14 +98,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         if (Path.GetFullPath(Out) == Path.GetFullPath(Model))
             throw new UserInputException($"--out '{Out}' is the input model; choose another path (the input is never modified)");
 
-        var model = ModelFile.Load(Model);
-        var info = ClassifierInfo.Analyze(model, Model);
-        ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        var dataOptions = ToDataOptions(model);
-        using var data = DatasetLoader.Open(dataOptions, info.Input);
-        DatasetLoader.CheckLabels(data, info.ClassCount);
-        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(model, Test), info.Input);
-        if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
+        using var inputs = TrainingInputs.Open(this, Model, Test);
+        var (model, info, data, test) = (inputs.Model, inputs.Info, inputs.Data, inputs.Test);
         var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
         UnsirUnlearner.Validate(data, forget, info.ClassCount);
         var evaluation = test ?? data;
@@ -134,7 +128,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["seed"] = Seed.ToString(CultureInfo.InvariantCulture),
             ["hyperparameters"] = hyperparameters.ToJsonString(),
             ["source_sha256"] = inputSha,
-            ["preprocess"] = dataOptions.Preprocessing.ToMetadata(),
+            ["preprocess"] = inputs.DataOptions.Preprocessing.ToMetadata(),
         });
         var outputSha = ModelExporter.Write(proto, Model, Out);
         var after = Measure(result.Initializers);

@@ -38,11 +38,8 @@ public sealed class GradVerb : DataOptionsBase, ICommand
             _ => throw new UserInputException($"--wrt '{WithRespectTo}': expected params or input"),
         };
         var device = ResolveDevice();
-        var model = ModelFile.Load(Model);
-        var info = ClassifierInfo.Analyze(model, Model);
-        ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        using var data = DatasetLoader.Open(ToDataOptions(model), info.Input);
-        DatasetLoader.CheckLabels(data, info.ClassCount);
+        using var inputs = TrainingInputs.Open(this, Model);
+        var (model, info, data) = (inputs.Model, inputs.Info, inputs.Data);
         if (Offset < 0 || Count < 1 || Offset + Count > data.Count)
             throw new UserInputException($"--offset {Offset} --count {Count}: {data.Source} has {data.Count} samples; the batch must lie inside it");
 

@@ -82,14 +82,8 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
             throw new UserInputException($"--out '{Out}' is the input model; choose another path (the input is never modified)");
         var device = ResolveDevice();
         var progress = CreateProgress(console);
-        var model = ModelFile.Load(Model);
-        var info = ClassifierInfo.Analyze(model, Model);
-        ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
-        var dataOptions = ToDataOptions(model);
-        using var data = DatasetLoader.Open(dataOptions, info.Input);
-        DatasetLoader.CheckLabels(data, info.ClassCount);
-        using var test = Test is null ? null : DatasetLoader.Open(ToDataOptions(model, Test), info.Input);
-        if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
+        using var inputs = TrainingInputs.Open(this, Model, Test);
+        var (model, info, data, test) = (inputs.Model, inputs.Info, inputs.Data, inputs.Test);
         var excluded = ExcludeClasses is null ? new SortedSet<int>() : ClassArgument.Parse(ExcludeClasses, info.ClassCount, data.ClassNames, "--exclude-classes");
         var samples = Enumerable.Range(0, data.Count).Where(i => !excluded.Contains(data.Labels[i])).ToArray();
         if (samples.Length == 0)
@@ -136,7 +130,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
                 ["bn"] = BatchNorm.ToString().ToLowerInvariant(), ["exclude_classes"] = JsonOutput.Array(excluded), ["seed"] = Seed,
             }.ToJsonString(),
             ["source_sha256"] = ModelExporter.Sha256(Model),
-            ["preprocess"] = dataOptions.Preprocessing.ToMetadata(),
+            ["preprocess"] = inputs.DataOptions.Preprocessing.ToMetadata(),
         });
         var outputSha = ModelExporter.Write(proto, Model, Out);
 

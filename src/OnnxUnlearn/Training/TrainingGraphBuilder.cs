@@ -56,7 +56,7 @@ public static class TrainingGraphBuilder
 {
     public static TrainingGraph Build(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options)
     {
-        var d = Differentiate(source, shapes, options.Objective, options.BatchNorm, options, withRespectToInput: false, promoteParameters: true);
+        var d = Differentiate(source, shapes, options, withRespectToInput: false, promoteParameters: true);
         var b = d.Builder;
         var graph = b.Graph;
         var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
@@ -93,7 +93,7 @@ public static class TrainingGraphBuilder
         bool withRespectToInput, LossOptions? loss = null)
     {
         var options = new TrainingGraphOptions { BatchNorm = batchNorm, Objective = new Objective.Classification(loss ?? new LossOptions()) };
-        var d = Differentiate(source, shapes, options.Objective, batchNorm, options, withRespectToInput, promoteParameters: false);
+        var d = Differentiate(source, shapes, options, withRespectToInput, promoteParameters: false);
         foreach (var (target, gradient) in d.Gradients)
             d.Outputs.Add(d.Builder.Graph.AddNode("Identity", [gradient], 1, null, $"grad/{target.Name}",
                 outputNames: [d.Builder.Graph.UniqueName(GradientName(target.Name))]).Outputs[0]);
@@ -125,8 +125,8 @@ public static class TrainingGraphBuilder
         }
     }
 
-    private static Differentiated Differentiate(Model source, IReadOnlyDictionary<string, ValueShape> shapes, Objective objective,
-        BatchNormMode batchNorm, TrainingGraphOptions options, bool withRespectToInput, bool promoteParameters)
+    private static Differentiated Differentiate(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options,
+        bool withRespectToInput, bool promoteParameters)
     {
         var model = Model.FromProto(source.ToProto(), source.Path);
         var graph = model.Graph;
@@ -141,14 +141,14 @@ public static class TrainingGraphBuilder
         {
             runningStatistics.Add(bn.Inputs[3]!);
             runningStatistics.Add(bn.Inputs[4]!);
-            if (batchNorm != BatchNormMode.Frozen)
-                UseBatchStatistics(b, bn, batchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
+            if (options.BatchNorm != BatchNormMode.Frozen)
+                UseBatchStatistics(b, bn, options.BatchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
         }
 
         var labels = graph.AddInput("labels", TensorTypes.Of(DataType.Int64, [-1]));
         b.Prefix = "loss";
         var backwardOptions = new BackwardOptions { BatchStatisticsNodes = batchStatisticsNodes };
-        switch (objective)
+        switch (options.Objective)
         {
             case Objective.Classification classification:
             {
@@ -179,7 +179,7 @@ public static class TrainingGraphBuilder
                 return new Differentiated(b, model, info, loss, labels, gradients, state, outputs);
             }
             default:
-                throw new ArgumentOutOfRangeException(nameof(objective));
+                throw new ArgumentOutOfRangeException(nameof(options));
         }
     }
 
