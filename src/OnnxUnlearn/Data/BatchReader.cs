@@ -18,7 +18,9 @@ public sealed class BatchReader : IDisposable
     private readonly int[] order;
     private readonly int batchSize;
     private readonly int prefetch;
-    private readonly ConcurrentBag<Batch> free = [];
+    // A stack, not a ConcurrentBag: the bag keeps a list per returning thread that (through the
+    // batches) keeps this reader and its buffers alive for that thread's lifetime.
+    private readonly ConcurrentStack<Batch> free = new();
     private CancellationTokenSource? activePass;
     private bool disposed;
 
@@ -66,7 +68,7 @@ public sealed class BatchReader : IDisposable
         if (!batch.IsLent)
             throw new InvalidOperationException($"batch {batch.Number} was returned twice");
         batch.IsLent = false;
-        free.Add(batch);
+        free.Push(batch);
     }
 
     public void Dispose()
@@ -111,7 +113,7 @@ public sealed class BatchReader : IDisposable
                 // Already thrown above, or the consumer stopped early and no longer cares.
             }
             while (queue.TryTake(out var unread))
-                free.Add(unread);
+                free.Push(unread);
             activePass = null;
         }
     }
@@ -122,7 +124,7 @@ public sealed class BatchReader : IDisposable
         {
             for (var number = 0; number < BatchCount && !cancel.IsCancellationRequested; number++)
             {
-                var batch = free.TryTake(out var reused) ? reused : new Batch(this, batchSize, data.Target.SampleSize);
+                var batch = free.TryPop(out var reused) ? reused : new Batch(this, batchSize, data.Target.SampleSize);
                 var start = number * batchSize;
                 try
                 {
@@ -131,7 +133,7 @@ public sealed class BatchReader : IDisposable
                 }
                 catch
                 {
-                    free.Add(batch);
+                    free.Push(batch);
                     throw;
                 }
             }
