@@ -4,6 +4,8 @@
 #   make build      Release build; the CLI at bin/onnx-unlearn (framework-dependent)
 #   make test       the whole test suite; ends with the line "N passed, N failed, N skipped"
 #   make demo       inspect and eval the bundled sample model on the bundled test data
+#   make bench      onnx-unlearn vs PyTorch (tools/bench.sh; needs /usr/bin/python3 with torch, numpy,
+#                   onnx); BENCH_QUICK=1 for a smoke run, BENCH_THREADS (default 2)
 #   make build-gpu  self-contained linux-x64 CLI with the CUDA execution provider, in bin/gpu
 #   make clean      remove build outputs
 
@@ -16,7 +18,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: build test demo build-gpu clean
+.PHONY: build test demo bench build-gpu clean
 
 build:
 	$(DOTNET) build OnnxUnlearn.sln -c $(CONFIG)
@@ -40,6 +42,10 @@ demo: build
 	bin/onnx-unlearn inspect models/fmnist_cnn_bn.onnx
 	@echo
 	bin/onnx-unlearn eval --model models/fmnist_cnn_bn.onnx --data models/fmnist_test.npz --preprocess fmnist
+
+# Tables on stdout and bench-results.json; sizes and threads from BENCH_* (see tools/bench.sh).
+bench: build
+	tools/bench.sh
 
 # Self-contained (runs without a .NET install), with its own restore and intermediate folders
 # under artifacts/gpu so that it never mixes with the CPU build. Trimmed in partial mode: only the
