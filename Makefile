@@ -4,6 +4,8 @@
 #   make build      Release build; the CLI at bin/onnx-unlearn (framework-dependent)
 #   make test       the whole test suite; ends with the line "N passed, N failed, N skipped"
 #   make demo       make the bundled sample model forget class 0 (Fashion-MNIST T-shirt/top)
+#   make bench      onnx-unlearn vs PyTorch (tools/bench.sh; needs /usr/bin/python3 with torch, numpy,
+#                   onnx); BENCH_QUICK=1 for a smoke run, BENCH_THREADS (default 2)
 #   make build-gpu  self-contained linux-x64 CLI with the CUDA execution provider, in bin/gpu
 #   make clean      remove build outputs
 
@@ -16,7 +18,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: build test demo build-gpu clean
+.PHONY: build test demo bench build-gpu clean
 
 build:
 	$(DOTNET) build OnnxUnlearn.sln -c $(CONFIG)
@@ -44,6 +46,10 @@ demo: build
 		--preprocess fmnist --classes 0 --out out/fmnist_cnn_bn_forget0.onnx --report out/forget0.json
 	@echo
 	bin/onnx-unlearn eval --model out/fmnist_cnn_bn_forget0.onnx --data models/fmnist_test.npz --preprocess fmnist --classes 0
+
+# Tables on stdout and bench-results.json; sizes and threads from BENCH_* (see tools/bench.sh).
+bench: build
+	tools/bench.sh
 
 # Self-contained (runs without a .NET install), with its own restore and intermediate folders
 # under artifacts/gpu so that it never mixes with the CPU build. Trimmed in partial mode: only the
