@@ -26,6 +26,7 @@ public static class Program
         typeof(ForgetVerb),
         typeof(GradVerb),
         typeof(TrainVerb),
+        typeof(CompareVerb),
     ];
 
     public static int Main(string[] args) => Run(args, CliConsole.System);
