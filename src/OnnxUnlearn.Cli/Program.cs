@@ -27,6 +27,7 @@ public static class Program
         typeof(GradVerb),
         typeof(TrainVerb),
         typeof(ArtifactsVerb),
+        typeof(CompareVerb),
     ];
 
     public static int Main(string[] args) => Run(args, CliConsole.System);

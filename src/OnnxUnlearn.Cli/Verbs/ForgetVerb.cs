@@ -5,6 +5,7 @@ using OnnxUnlearn.Analysis;
 using OnnxUnlearn.Cli.Output;
 using OnnxUnlearn.Data;
 using OnnxUnlearn.Evaluation;
+using OnnxUnlearn.Reporting;
 using OnnxUnlearn.Serialization;
 using OnnxUnlearn.Training;
 using OnnxUnlearn.Training.Optimizers;
@@ -32,6 +33,15 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
 
     [Option("report", HelpText = "Write the JSON report to this file.")]
     public string? Report { get; set; }
+
+    [Option("report-dir", HelpText = "Write a report folder: report.json (as --report), report.md (tables, settings, timings) and charts as PNG and SVG.")]
+    public string? ReportDir { get; set; }
+
+    [Option("baseline", HelpText = "A reference model (e.g. retrained from scratch without the classes) measured on the same data and put next to ours in the report.")]
+    public string? Baseline { get; set; }
+
+    [Option("mia", HelpText = "Also run the membership inference attacks (before, after, baseline): members and targets from --data (the training data), non-members from --test (required).")]
+    public bool Mia { get; set; }
 
     [Option("seed", Default = 0, HelpText = "Seed of every random choice (retained subset, noise init, shuffling).")]
     public int Seed { get; set; }
@@ -103,11 +113,25 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
         UnsirUnlearner.Validate(data, forget, info.ClassCount);
         var evaluation = test ?? data;
+        if (Mia && test is null)
+            throw new UserInputException("--mia needs --test: the attacks take their non-members from held-out data, and --data is the training data");
+        var baselineModel = Baseline is null ? null : ModelFile.Load(Baseline);
+        var baselineInfo = baselineModel is null ? null : ClassifierInfo.Analyze(baselineModel, Baseline!);
+        if (baselineInfo is not null && (baselineInfo.ClassCount != info.ClassCount || !baselineInfo.Input.SampleDims.SequenceEqual(info.Input.SampleDims)))
+            throw new UserInputException($"{Baseline}: input {baselineInfo.Input} with {baselineInfo.ClassCount} classes, but {Model} has {info.Input} with {info.ClassCount}; the baseline must be the same kind of classifier");
+        var miaSamples = Mia ? MiaSamples.Select(data, test!, forget, Seed) : null;
+        MiaReport? Attack(Ir.Model m, ClassifierInfo i)
+        {
+            if (miaSamples is null) return null;
+            using var session = Evaluator.OpenSession(m, device);
+            return MembershipInference.Run(session, i, data, test!, miaSamples);
+        }
 
         var shapes = ShapeProbe.Run(model, info);
+        Ir.Model WithWeights(Dictionary<string, float[]>? weights) =>
+            weights is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), Model);
         AccuracyReport Measure(Dictionary<string, float[]>? weights) =>
-            Evaluator.Evaluate(weights is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), Model),
-                info, evaluation, device, Evaluator.DefaultBatchSize, forget);
+            Evaluator.Evaluate(WithWeights(weights), info, evaluation, device, Evaluator.DefaultBatchSize, forget);
 
         progress.Info($"forget classes {string.Join(", ", forget)} of {Model} ({info.ClassCount} classes) on {device}; metrics on {evaluation.Source}");
         var before = Measure(null);
@@ -132,6 +156,10 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         });
         var outputSha = ModelExporter.Write(proto, Model, Out);
         var after = Measure(result.Initializers);
+        var miaBefore = Attack(model, info);
+        var miaAfter = Attack(WithWeights(result.Initializers), info);
+        var baseline = baselineModel is null ? null : Evaluator.Evaluate(baselineModel, baselineInfo!, evaluation, device, Evaluator.DefaultBatchSize, forget);
+        var miaBaseline = baselineModel is null ? null : Attack(baselineModel, baselineInfo!);
 
         var report = new JsonObject
         {
@@ -141,7 +169,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["seed"] = Seed,
             ["hyperparameters"] = hyperparameters,
             ["samples"] = new JsonObject { ["retain_subset"] = result.RetainSubsetCount, ["noise"] = result.NoiseCount },
-            ["metrics"] = new JsonObject { ["before"] = Metrics(before), ["after_impair"] = Metrics(afterImpair), ["after"] = Metrics(after) },
+            ["metrics"] = new JsonObject { ["before"] = Metrics(before, miaBefore), ["after_impair"] = Metrics(afterImpair), ["after"] = Metrics(after, miaAfter) },
             ["rounds"] = result.Rounds,
             ["forget_check_acc"] = result.ForgetCheckAccuracy,
             ["evaluated_on"] = test is null ? $"{evaluation.Source} (--data: no --test given)" : evaluation.Source,
@@ -155,12 +183,46 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["input_sha256"] = inputSha,
             ["output_sha256"] = outputSha,
         };
+        if (baseline is not null)
+        {
+            var baselineJson = Metrics(baseline, miaBaseline);
+            baselineJson["model"] = Baseline;
+            report["baseline"] = baselineJson;
+        }
         if (Report is not null)
             AtomicFiles.Write(Report, stream => JsonOutput.Write(new StreamWriter(stream) { AutoFlush = true }, report, indented: true));
+        if (ReportDir is not null)
+        {
+            var readable = new UnlearningReport
+            {
+                Method = "unsir",
+                Model = Model,
+                Output = Out,
+                ForgetClasses = [.. forget],
+                ClassNames = evaluation.ClassNames,
+                EvaluatedOn = (string)report["evaluated_on"]!,
+                Before = new ModelFigures("before (original)", before, miaBefore),
+                AfterImpair = new ModelFigures("after impair", afterImpair),
+                After = new ModelFigures("after UNSIR", after, miaAfter),
+                Baseline = baseline is null ? null : new ModelFigures("baseline (retrained)", baseline, miaBaseline),
+                BaselineModel = Baseline,
+                Settings = [new("seed", Seed.ToString(CultureInfo.InvariantCulture)), new("device", device.ToString()),
+                    .. hyperparameters.Select(p => new KeyValuePair<string, string>(p.Key,
+                        p.Value is JsonValue v && v.TryGetValue<string>(out var str) ? str : p.Value?.ToJsonString() ?? "null"))],
+                TimingsSeconds = result.TimingsSeconds,
+                Losses = new[] { "noise", "impair", "repair" }.Where(result.Losses.ContainsKey).ToDictionary(p => p, p => result.Losses[p]),
+                Rounds = result.Rounds,
+                Noise = new LearnedNoise(result.Noise, result.NoisePerClass, info.Input),
+            };
+            using var text = new StringWriter();
+            JsonOutput.Write(text, report, indented: true);
+            var files = ReportWriter.WriteDirectory(ReportDir, readable, text.ToString());
+            progress.Info($"report written to {ReportDir}: {string.Join(", ", files)}");
+        }
         if (Json)
             JsonOutput.Write(console.Out, report);
         if (!progress.Quiet)
-            WriteTable(console.Err, before, afterImpair, after, forget, result);
+            WriteTable(console.Err, before, afterImpair, after, forget, result, baseline, miaBefore, miaAfter, miaBaseline);
         return 0;
     }
 
@@ -232,21 +294,36 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         ["forget_check_per_class"] = s.ForgetCheckPerClass,
     };
 
-    private static JsonObject Metrics(AccuracyReport r) => new()
+    private static JsonObject Metrics(AccuracyReport r, MiaReport? mia = null)
     {
-        ["forget_acc"] = r.ForgetAccuracy,
-        ["retain_acc"] = r.RetainAccuracy,
-        ["test_acc"] = r.Accuracy,
-        ["per_class_acc"] = JsonOutput.Array(r.PerClassAccuracy),
-    };
+        var json = new JsonObject
+        {
+            ["forget_acc"] = r.ForgetAccuracy,
+            ["retain_acc"] = r.RetainAccuracy,
+            ["test_acc"] = r.Accuracy,
+            ["per_class_acc"] = JsonOutput.Array(r.PerClassAccuracy),
+        };
+        if (mia is not null)
+        {
+            json["mia_entropy"] = double.IsFinite(mia.Entropy) ? mia.Entropy : null;
+            json["mia_confidence"] = double.IsFinite(mia.Confidence) ? mia.Confidence : null;
+        }
+        return json;
+    }
 
     private static void WriteTable(TextWriter writer, AccuracyReport before, AccuracyReport afterImpair, AccuracyReport after,
-        IReadOnlySet<int> forget, UnsirResult result)
+        IReadOnlySet<int> forget, UnsirResult result, AccuracyReport? baseline = null, MiaReport? miaBefore = null, MiaReport? miaAfter = null, MiaReport? miaBaseline = null)
     {
         writer.WriteLine();
-        var table = new TextTable(["", "forget acc", "retain acc", "test acc"]);
-        foreach (var (name, r) in new[] { ("before", before), ("after impair", afterImpair), ("after repair", after) })
-            table.Add([name, Format.Percent(r.ForgetAccuracy), Format.Percent(r.RetainAccuracy), Format.Percent(r.Accuracy)]);
+        var withMia = miaBefore is not null;
+        var table = new TextTable(["", "forget acc", "retain acc", "test acc", .. withMia ? ["mia entropy", "mia confidence"] : Array.Empty<string>()]);
+        var rows = new List<(string, AccuracyReport, MiaReport?)> { ("before", before, miaBefore), ("after impair", afterImpair, null), ("after repair", after, miaAfter) };
+        if (baseline is not null) rows.Add(("baseline", baseline, miaBaseline));
+        foreach (var (name, r, mia) in rows)
+        {
+            string[] attack = !withMia ? [] : mia is null ? ["-", "-"] : [mia.Entropy.ToString("0.0000", CultureInfo.InvariantCulture), Format.Percent(mia.Confidence)];
+            table.Add([name, Format.Percent(r.ForgetAccuracy), Format.Percent(r.RetainAccuracy), Format.Percent(r.Accuracy), .. attack]);
+        }
         table.Write(writer);
         var t = result.TimingsSeconds;
         writer.WriteLine($"time: noise {t["noise"]:F1} s, impair {t["impair"]:F1} s, repair {t["repair"]:F1} s, total {t["total"]:F1} s; " +
