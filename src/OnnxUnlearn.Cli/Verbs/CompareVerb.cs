@@ -46,9 +46,9 @@ public sealed class CompareVerb : DataOptionsBase, ICommand
         var modelB = ModelFile.Load(B);
         var infoB = ClassifierInfo.Analyze(modelB, B);
         CheckSameInterface(infoA, A, infoB, B);
-        using var data = DatasetLoader.Open(ToDataOptions(), infoA.Input);
+        using var data = DatasetLoader.Open(ToDataOptions(modelA), infoA.Input);
         DatasetLoader.CheckLabels(data, infoA.ClassCount);
-        using var train = Train is null ? null : DatasetLoader.Open(ToDataOptions(Train), infoA.Input);
+        using var train = Train is null ? null : DatasetLoader.Open(ToDataOptions(modelA, Train), infoA.Input);
         if (train is not null) DatasetLoader.CheckLabels(train, infoA.ClassCount);
         var forget = Classes is null ? null : ClassArgument.Parse(Classes, infoA.ClassCount, data.ClassNames);
         var miaSamples = train is null ? null : MiaSamples.Select(train, data, forget!, Seed);

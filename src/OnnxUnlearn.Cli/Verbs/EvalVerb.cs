@@ -84,7 +84,7 @@ public sealed class EvalVerb : DataOptionsBase, ICommand
     /// <summary>The membership inference attacks: members and targets from --train, non-members from --data.</summary>
     private MiaReport Attack(Ir.Model model, ClassifierInfo info, ILabeledDataset test, IReadOnlySet<int> forget, Runtime.Device device, Progress progress)
     {
-        using var train = DatasetLoader.Open(ToDataOptions(Train), info.Input);
+        using var train = DatasetLoader.Open(ToDataOptions(model, Train), info.Input);
         DatasetLoader.CheckLabels(train, info.ClassCount);
         var samples = MiaSamples.Select(train, test, forget, Seed);
         progress.Info($"membership attacks: {Format.Count(samples.Members.Length)} members of {train.Source}, {Format.Count(samples.NonMembers.Length)} non-members of {test.Source}, {Format.Count(samples.Targets.Length)} targets");

@@ -18,8 +18,8 @@ public sealed class ModelComparisonTests
     [Test]
     public void A_model_is_at_distance_zero_from_itself()
     {
-        var model = ModelFactory.SmallCnn();
-        var comparison = ModelComparison.CompareWeights(model, ModelFactory.SmallCnn());
+        var model = TestModels.TwoConvCnn();
+        var comparison = ModelComparison.CompareWeights(model, TestModels.TwoConvCnn());
         Assert.Multiple(() =>
         {
             Assert.That(comparison.Matched.Select(d => d.Name), Does.Contain("conv1.weight").And.Contain("bn1.running_var"));
@@ -32,7 +32,7 @@ public sealed class ModelComparisonTests
     [Test]
     public void Relative_distance_is_the_norm_of_the_change_over_the_norm_of_a()
     {
-        var a = ModelFactory.SmallCnn();
+        var a = TestModels.TwoConvCnn();
         var values = a.Graph["fc.weight"].Initializer!.ToFloatArray();
         var b = Model.FromProto(ModelExporter.WithInitializers(a.ToProto(),
             new Dictionary<string, float[]> { ["fc.weight"] = [.. values.Select(v => v * 1.5f)] }));
@@ -48,8 +48,8 @@ public sealed class ModelComparisonTests
     [Test]
     public void Initializers_of_another_shape_or_of_one_model_only_are_reported_apart()
     {
-        var a = ModelFactory.SmallCnn(classes: 3);
-        var b = ModelFactory.SmallCnn(classes: 4, batchNorm: false);
+        var a = TestModels.TwoConvCnn(classes: 3);
+        var b = TestModels.TwoConvCnn(classes: 4, batchNorm: false);
 
         var comparison = ModelComparison.CompareWeights(a, b);
 
@@ -108,7 +108,7 @@ public sealed class ModelComparisonTests
 
         using var dir = new TempDir();
         var other = dir["three.onnx"];
-        OnnxUnlearn.Serialization.ModelFile.Save(ModelFactory.SmallCnn(classes: 3).ToProto(), other);
+        OnnxUnlearn.Serialization.ModelFile.Save(TestModels.TwoConvCnn(classes: 3).ToProto(), other);
         CliRunner.AssertError(CliRunner.Run("compare", "--a", Mlp, "--b", other, "--data", Test), 2, "three.onnx", "classes");
     }
 

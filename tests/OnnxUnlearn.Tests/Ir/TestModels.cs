@@ -73,10 +73,10 @@ public static class TestModels
     }
 
     /// <summary>
-    /// Conv(1→4, 3×3, pad 1) → BatchNormalization → Relu → MaxPool 2×2 → Conv(4→6, 3×3, stride 2)
-    /// → Relu → GlobalAveragePool → Flatten → Gemm(6→classes); input [N, 1, 8, 8], output "logits".
+    /// Conv(1→4, 3×3, pad 1) → BatchNormalization (optional) → Relu → MaxPool 2×2 → Conv(4→6, 3×3,
+    /// stride 2) → Relu → GlobalAveragePool → Flatten → Gemm(6→classes); input [N, 1, 8, 8], output "logits".
     /// </summary>
-    public static Model TwoConvCnn(int classes = 3, int opset = 13, int seed = 0)
+    public static Model TwoConvCnn(int classes = 3, int opset = 13, int seed = 0, bool batchNorm = true)
     {
         var random = new Random(seed);
         var graph = new Graph("small_cnn");
@@ -84,11 +84,14 @@ public static class TestModels
         var x = graph.AddInput("input", TensorTypes.Float(-1, 1, 8, 8));
         Value Weight(string name, params long[] dims) => graph.AddInitializer(TensorData.FromFloats(name, dims, UniformValues(random, dims, 1.0 / Math.Sqrt(dims.Skip(1).Aggregate(1L, (p, q) => p * q)))));
         var h = b.Op("Conv", [x, Weight("conv1.weight", 4, 1, 3, 3), Weight("conv1.bias", 4)], Attr.Ints("pads", [1, 1, 1, 1]));
-        var scale = graph.AddInitializer(TensorData.FromFloats("bn1.weight", [4], [1.1f, 0.9f, 1.0f, 1.2f]));
-        var bias = graph.AddInitializer(TensorData.FromFloats("bn1.bias", [4], [0.1f, -0.1f, 0.0f, 0.2f]));
-        var mean = graph.AddInitializer(TensorData.FromFloats("bn1.running_mean", [4], [0.05f, -0.02f, 0.01f, 0f]));
-        var variance = graph.AddInitializer(TensorData.FromFloats("bn1.running_var", [4], [0.3f, 0.4f, 0.5f, 0.6f]));
-        h = b.Op("BatchNormalization", [h, scale, bias, mean, variance], Attr.Float("epsilon", 1e-5f), Attr.Float("momentum", 0.9f));
+        if (batchNorm)
+        {
+            var scale = graph.AddInitializer(TensorData.FromFloats("bn1.weight", [4], [1.1f, 0.9f, 1.0f, 1.2f]));
+            var bias = graph.AddInitializer(TensorData.FromFloats("bn1.bias", [4], [0.1f, -0.1f, 0.0f, 0.2f]));
+            var mean = graph.AddInitializer(TensorData.FromFloats("bn1.running_mean", [4], [0.05f, -0.02f, 0.01f, 0f]));
+            var variance = graph.AddInitializer(TensorData.FromFloats("bn1.running_var", [4], [0.3f, 0.4f, 0.5f, 0.6f]));
+            h = b.Op("BatchNormalization", [h, scale, bias, mean, variance], Attr.Float("epsilon", 1e-5f), Attr.Float("momentum", 0.9f));
+        }
         h = b.Op("Relu", h);
         h = b.Op("MaxPool", [h], Attr.Ints("kernel_shape", [2, 2]), Attr.Ints("strides", [2, 2]));
         h = b.Op("Conv", [h, Weight("conv2.weight", 6, 4, 3, 3), Weight("conv2.bias", 6)], Attr.Ints("strides", [2, 2]), Attr.Ints("pads", [1, 1, 1, 1]));
