@@ -82,6 +82,9 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
     [Option("max-rounds", Default = 3, HelpText = "Impair + repair rounds at most: another round runs while the forgotten classes' samples in --data are still recognised above --forget-target.")]
     public int MaxRounds { get; set; } = Defaults.MaxRounds;
 
+    [Option("impair-lr-growth", Default = 2f, HelpText = "Factor applied to --impair-lr at each further round.")]
+    public float ImpairRateGrowth { get; set; } = Defaults.ImpairRateGrowth;
+
     [Option("forget-target", Default = 0.01, HelpText = "Accuracy on the forgotten classes' samples in --data that ends the rounds.")]
     public double ForgetTarget { get; set; } = Defaults.ForgetTarget;
 
@@ -243,6 +246,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         PositiveRate(NoiseLearningRate, "--noise-lr");
         PositiveRate(ImpairLearningRate, "--impair-lr");
         PositiveRate(RepairLearningRate, "--repair-lr");
+        if (!(ImpairRateGrowth >= 1) || !float.IsFinite(ImpairRateGrowth)) throw new UserInputException($"--impair-lr-growth {ImpairRateGrowth}: expected a factor of 1 or more");
         if (NoiseL2 < 0) throw new UserInputException($"--noise-l2 {NoiseL2}: expected 0 or more");
         return new UnsirSettings
         {
@@ -264,6 +268,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             RepairBatchNorm = RepairBatchNorm,
             Seed = Seed,
             MaxRounds = MaxRounds,
+            ImpairRateGrowth = ImpairRateGrowth,
             ForgetTarget = ForgetTarget,
         };
     }
@@ -290,6 +295,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         ["impair_bn"] = s.ImpairBatchNorm.ToString().ToLowerInvariant(),
         ["repair_bn"] = s.RepairBatchNorm.ToString().ToLowerInvariant(),
         ["max_rounds"] = s.MaxRounds,
+        ["impair_lr_growth"] = s.ImpairRateGrowth,
         ["forget_target"] = s.ForgetTarget,
         ["forget_check_per_class"] = s.ForgetCheckPerClass,
     };

@@ -37,6 +37,9 @@ public sealed record UnsirSettings
     /// samples in the data are still recognised above <see cref="ForgetTarget"/>.</summary>
     public int MaxRounds { get; init; } = 3;
 
+    /// <summary>Factor applied to the impair learning rate at each further round.</summary>
+    public float ImpairRateGrowth { get; init; } = 2f;
+
     /// <summary>Accuracy on the forgotten classes' samples of the data that ends the rounds.</summary>
     public double ForgetTarget { get; init; } = 0.01;
 

@@ -75,7 +75,8 @@ public static class UnsirUnlearner
 
         // 2. Impair: noise copies (labelled with their own class) mixed with Dr_sub; 3. Repair: Dr_sub.
         // While forgotten-class samples of the data are still recognised above the target (and
-        // rounds are left), impair and repair again from where the last round ended.
+        // rounds are left), impair and repair again from where the last round ended, the impair
+        // learning rate multiplied by ImpairRateGrowth each round: gentle first, stronger only if needed.
         var retainedItems = Enumerable.Range(0, subset.Length).ToArray();
         var noiseItems = Enumerable.Range(0, settings.NoiseCopies).SelectMany(_ => Enumerable.Range(0, noiseLabels.Length).Select(j => -1 - j));
         var impairItems = retainedItems.Concat(noiseItems).ToArray();
@@ -92,7 +93,7 @@ public static class UnsirUnlearner
             rounds++;
             foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
             {
-                ("impair", 1, impairItems, settings.ImpairLearningRate, settings.ImpairEpochs, settings.ImpairBatchNorm),
+                ("impair", 1, impairItems, settings.ImpairLearningRate * MathF.Pow(settings.ImpairRateGrowth, rounds - 1), settings.ImpairEpochs, settings.ImpairBatchNorm),
                 ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
             })
             {

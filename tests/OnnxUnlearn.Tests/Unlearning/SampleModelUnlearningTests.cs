@@ -10,9 +10,9 @@ using OnnxUnlearn.Unlearning;
 namespace OnnxUnlearn.Tests.Unlearning;
 
 /// <summary>
-/// UNSIR on the bundled Fashion-MNIST CNN with reduced settings (fewer noise copies and retained
-/// samples than the defaults, so it runs in seconds): the forgotten classes' test accuracy falls to
-/// at most 1 % while the retained classes stay within 3 points of the original.
+/// UNSIR on the bundled Fashion-MNIST CNN with the default settings (a minute or two each): the
+/// forgotten classes' test accuracy falls to at most 1 % while the retained classes stay within 3
+/// points of the original. (With fewer noise copies and retained samples it did not reliably get there.)
 /// </summary>
 [TestFixture]
 public class SampleModelUnlearningTests
@@ -30,7 +30,7 @@ public class SampleModelUnlearningTests
         var forgetSet = forget.ToHashSet();
         var before = Evaluator.Evaluate(model, info, test, Device.Cpu(2), forgetClasses: forgetSet);
 
-        var settings = new UnsirSettings { NoiseCopies = 8, RetainPerClass = 300, BatchSize = 128, Seed = 0 };
+        var settings = new UnsirSettings { Seed = 0 };
         var result = UnsirUnlearner.Run(model, info, ShapeProbe.Run(model, info), train, forget, settings, Device.Cpu(2));
         var after = Evaluator.Evaluate(Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), result.Initializers), path),
             info, test, Device.Cpu(2), forgetClasses: forgetSet);
