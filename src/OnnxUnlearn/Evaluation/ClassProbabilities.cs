@@ -20,39 +20,11 @@ public static class ClassProbabilities
     public static float[] Compute(InferenceSession session, ClassifierInfo info, ILabeledDataset data,
         IReadOnlyList<int>? indices = null, int batchSize = Evaluator.DefaultBatchSize)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         indices ??= Enumerable.Range(0, data.Count).ToArray();
         var classCount = info.ClassCount;
         var result = new float[indices.Count * classCount];
-        if (indices.Count == 0) return result;
-        if (!session.InputMetadata.TryGetValue(info.Input.Name, out var inputMeta))
-            throw new ArgumentException($"the session has no input '{info.Input.Name}'", nameof(info));
-        var fixedBatch = inputMeta.Dimensions.Length > 0 && inputMeta.Dimensions[0] > 0 ? inputMeta.Dimensions[0] : 0;
-        if (fixedBatch > 0) batchSize = fixedBatch;
-
-        var sampleSize = info.Input.SampleSize;
-        long[] sampleDims = [.. info.Input.SampleDims.Select(d => (long)d)];
-        float[]? padded = null;
-        using var reader = new BatchReader(data, indices, batchSize);
-        using var runOptions = new RunOptions();
-        foreach (var batch in reader.ReadAll())
-        {
-            var count = batch.Count;
-            var feedCount = count;
-            Memory<float> samples = batch.Samples;
-            if (fixedBatch > 0 && count < fixedBatch)
-            {
-                padded ??= GC.AllocateArray<float>(fixedBatch * sampleSize, pinned: true);
-                Array.Clear(padded);
-                batch.Samples.CopyTo(padded);
-                samples = padded;
-                feedCount = fixedBatch;
-            }
-            using (var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, samples, [feedCount, .. sampleDims]))
-            using (var outputs = session.Run(runOptions, [info.Input.Name], [input], [info.Output.Name]))
-                CopyRows(outputs.First(), count, classCount, info.Output.Name, result.AsSpan(batch.Number * batchSize * classCount, count * classCount));
-            reader.Return(batch);
-        }
+        Evaluator.RunBatches(session, info, data, batchSize, indices,
+            (output, first, count) => CopyRows(output, count, classCount, info.Output.Name, result.AsSpan(first * classCount, count * classCount)));
         ToProbabilities(result, classCount, info.Head);
         return result;
     }

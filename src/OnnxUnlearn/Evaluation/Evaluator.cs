@@ -34,7 +34,7 @@ public static class Evaluator
         int batchSize = DefaultBatchSize, IReadOnlySet<int>? forgetClasses = null, string? externalDataFolder = null,
         Action<int, int>? progress = null)
     {
-        using var session = CreateSession(modelBytes, device, externalDataFolder);
+        using var session = SessionFactory.Create(modelBytes, device, externalDataFolder);
         return Evaluate(session, info, data, batchSize, forgetClasses, progress: progress);
     }
 
@@ -58,8 +58,24 @@ public static class Evaluator
     public static int[] Predict(InferenceSession session, ClassifierInfo info, ILabeledDataset data,
         int batchSize = DefaultBatchSize, IReadOnlyList<int>? indices = null, Action<int, int>? progress = null)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         indices ??= Enumerable.Range(0, data.Count).ToArray();
+        var predictions = new int[indices.Count];
+        RunBatches(session, info, data, batchSize, indices,
+            (output, first, count) => Argmax(output, count, info.ClassCount, info.Output.Name, predictions.AsSpan(first, count)), progress);
+        return predictions;
+    }
+
+    /// <summary>
+    /// Runs the classifier over the samples at <paramref name="indices"/> in batches decoded ahead by
+    /// a <see cref="BatchReader"/>, and hands each batch's output to <paramref name="onBatch"/> with the
+    /// position of its first sample in <paramref name="indices"/> and its sample count. A fixed batch
+    /// size of the model's input is honoured: the last batch is padded and the padding's rows ignored.
+    /// </summary>
+    internal static void RunBatches(InferenceSession session, ClassifierInfo info, ILabeledDataset data, int batchSize,
+        IReadOnlyList<int> indices, Action<OrtValue, int, int> onBatch, Action<int, int>? progress = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        if (indices.Count == 0) return;
         var inputName = info.Input.Name;
         var outputName = info.Output.Name;
         if (!session.InputMetadata.TryGetValue(inputName, out var inputMeta))
@@ -71,7 +87,6 @@ public static class Evaluator
 
         var sampleSize = info.Input.SampleSize;
         long[] sampleDims = [.. info.Input.SampleDims.Select(d => (long)d)];
-        var predictions = new int[indices.Count];
         float[]? padded = null;
         using var reader = new BatchReader(data, indices, batchSize);
         using var runOptions = new RunOptions();
@@ -91,11 +106,10 @@ public static class Evaluator
             }
             using (var input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, samples, [feedCount, .. sampleDims]))
             using (var outputs = Run(session, runOptions, inputName, input, outputName, batch.Number))
-                Argmax(outputs.First(), count, info.ClassCount, outputName, predictions.AsSpan(batch.Number * batchSize, count));
+                onBatch(outputs.First(), batch.Number * batchSize, count);
             reader.Return(batch);
             progress?.Invoke(++done, reader.BatchCount);
         }
-        return predictions;
     }
 
     /// <summary>A CPU or CUDA session for a model; a model ONNX Runtime cannot load is a user error naming the file.</summary>
@@ -110,14 +124,6 @@ public static class Evaluator
         {
             throw new UserInputException($"{model.Path}: ONNX Runtime cannot load the model: {FirstLine(e.Message)}", e);
         }
-    }
-
-    private static InferenceSession CreateSession(byte[] modelBytes, Device device, string? externalDataFolder)
-    {
-        using var options = device.CreateSessionOptions(GraphOptimizationLevel.ORT_ENABLE_ALL);
-        if (externalDataFolder is not null)
-            options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", externalDataFolder);
-        return new InferenceSession(modelBytes, options);
     }
 
     private static IDisposableReadOnlyCollection<OrtValue> Run(InferenceSession session, RunOptions runOptions, string inputName, OrtValue input, string outputName, int batchNumber)

@@ -14,11 +14,16 @@ public static class SessionFactory
     private const string ExternalDataFolderKey = "session.model_external_initializers_file_folder_path";
 
     public static InferenceSession Create(ModelProto model, Device device, string? externalDataFolder = null,
+        GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL) =>
+        Create(model.ToByteArray(), device, externalDataFolder, optimization);
+
+    /// <summary>A session for a serialized model.</summary>
+    public static InferenceSession Create(byte[] model, Device device, string? externalDataFolder = null,
         GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
     {
         using var options = device.CreateSessionOptions(optimization);
         if (externalDataFolder is not null)
             options.AddSessionConfigEntry(ExternalDataFolderKey, externalDataFolder);
-        return new InferenceSession(model.ToByteArray(), options);
+        return new InferenceSession(model, options);
     }
 }
