@@ -22,6 +22,7 @@ public sealed class Trainer : IDisposable
     private readonly OrtValue _learningRateValue;
     private readonly OrtValue _stepValue;
     private readonly OrtValue _lossValue;
+    private readonly bool _inputIsState;
     private OrtValue[] _current;
     private OrtValue[] _next;
 
@@ -30,6 +31,7 @@ public sealed class Trainer : IDisposable
     public Trainer(TrainingGraph graph, Device device, IReadOnlyDictionary<string, float[]>? initialState = null)
     {
         _graph = graph;
+        _inputIsState = graph.State.Any(s => s.Name == graph.InputName);
         _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder);
         _binding = _session.CreateIoBinding();
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
@@ -58,8 +60,7 @@ public sealed class Trainer : IDisposable
     {
         _learningRate[0] = learningRate;
         _step[0] = StepCount + 1;
-        var inputIsState = _graph.State.Any(s => s.Name == _graph.InputName);
-        using var x = inputIsState ? null
+        using var x = _inputIsState ? null
             : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, samples[..(count * (int)sampleDims.Aggregate(1L, (a, b) => a * b))], [count, .. sampleDims]);
         using var y = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, labels[..count], [count]);
         _binding.ClearBoundInputs();
