@@ -50,7 +50,8 @@ public class PyTorchParityTests
         TestContext.Out.WriteLine($"{modelName} ({bn}): worst gradient error {worst:G3} of the largest magnitude");
     }
 
-    /// <summary>20 steps, same initial weights and batches: the loss before each step must match to 1e-4 relative.</summary>
+    /// <summary>20 steps, same initial weights and batches: the loss before each step must match the
+    /// float64 PyTorch run to 1e-4 relative, or as closely as float32 PyTorch itself does where it drifts further.</summary>
     [TestCase("sgd")]
     [TestCase("adam")]
     [TestCase("adamw")]
@@ -70,6 +71,9 @@ public class PyTorchParityTests
         var batch = root.GetProperty("batch_size").GetInt32();
         var steps = root.GetProperty("steps").GetInt32();
         var expected = Fixtures.ReadNpz(Fixtures.File($"train_{optimizerName}.npz"));
+        // Plain float32 PyTorch drifts from the float64 reference once rounding flips a discrete
+        // choice (measured per step by tools/torch_fixtures.py); no float32 run can promise less.
+        var float32Drift = root.GetProperty("float32_pytorch_loss_deviation").GetProperty(optimizerName);
 
         var model = ModelFile.Load(Fixtures.Model("fmnist_cnn_bn.onnx"));
         var info = ClassifierInfo.Analyze(model, "fmnist_cnn_bn");
@@ -84,7 +88,9 @@ public class PyTorchParityTests
             data.ReadSamples(indices, x);
             for (var i = 0; i < batch; i++) y[i] = data.Labels[indices[i]];
             var loss = trainer.Step(x, y, batch, [1, 28, 28], lr, optimizerName);
-            Assert.That(loss, Is.EqualTo(expected["losses"].Values[step]).Within(1e-4 * expected["losses"].Values[step]), $"step {step}");
+            var reference = expected["losses"].Values[step];
+            var tolerance = Math.Max(1e-4, float32Drift[step].GetDouble());
+            Assert.That(Math.Abs(loss - reference) / reference, Is.LessThanOrEqualTo(tolerance), $"step {step}: loss {loss}, PyTorch float64 {reference}");
         }
         foreach (var (name, values) in trainer.ReadInitializers())
         {

@@ -45,29 +45,76 @@ internal static class ConvGradients
 
     /// <summary>
     /// The weight gradient of Conv(input, W) with geometry <paramref name="g"/>, given the gradient of
-    /// its output: dW[m, c', k] = Σ_n Σ_o In[n, g·Cg + c', o·s + k·d − pad] · dOut[n, m, o].
-    /// As one Conv: the batch becomes the channel axis, dOut becomes the filters, strides and
+    /// its output: dW[m, c', k] = Σ_n Σ_o In[n, g·Cg + c', o·s + k·d − pad] · dOut[n, m, o], m in group g.
+    /// Depthwise convs (one input channel per group) take the Conv form, the others the patch form:
+    /// measured on stock ONNX Runtime (CPU, 2 threads, batch 256), the patch form is 2–6× faster
+    /// for group-1 3×3 and 1×1 convs and the Conv form 1.5× faster for depthwise 3×3 convs.
+    /// </summary>
+    private static Value WeightGradient(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
+        long[] wDims, ConvGeometry g, long group) =>
+        inDims[1] == group
+            ? WeightGradientAsConv(c, input, outputGrad, inDims, outDims, g, group)
+            : WeightGradientFromPatches(c, input, outputGrad, inDims, outDims, wDims, g, group);
+
+    /// <summary>
+    /// Patch form. The patches P[n, (c, k), o] = In[n, c, o·s + k·d − pad] are one Conv of In with
+    /// the constant one-hot kernel E[(c, k), 0, k'] = [k' = k] (group = Cin, the forward strides,
+    /// dilations and pads; a 1×1 stride-1 conv's patches are In itself). Then per group g, with
+    /// Cg input and Mg output channels and O output positions:
+    ///   dW[g, m', (c', k)] = Σ_n (P[n, g, (c', k), O] · dOut[n, g, m', O]ᵀ)ᵀ
+    /// a batched MatMul over (n, g), a ReduceSum over n and a Transpose. P holds K = Π kernel
+    /// values per input value: the price of the speed is that much transient memory.
+    /// </summary>
+    private static Value WeightGradientFromPatches(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
+        long[] wDims, ConvGeometry g, long group)
+    {
+        var rank = inDims.Length - 2;
+        var cIn = inDims[1];
+        var m = wDims[0];
+        var kernelSize = g.Kernel.Aggregate(1L, (a, b) => a * b);
+        var positions = outDims[2..].Aggregate(1L, (a, b) => a * b);
+        var patches = input;
+        if (kernelSize > 1 || g.Strides.Any(s => s != 1) || g.Pads.Any(p => p != 0))
+        {
+            var oneHot = new float[cIn * kernelSize * kernelSize];
+            for (var channel = 0L; channel < cIn; channel++)
+                for (var k = 0L; k < kernelSize; k++)
+                    oneHot[(channel * kernelSize + k) * kernelSize + k] = 1;
+            var kernel = c.B.Floats([cIn * kernelSize, 1, .. g.Kernel], oneHot);
+            patches = c.B.Op("Conv", [input, kernel], [.. g.Attributes(), Attr.Int("group", cIn)]);
+            var produced = Enumerable.Range(0, rank)
+                .Select(a => (inDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Extent(a)) / g.Strides[a] + 1).ToArray();
+            if (produced.Where((size, a) => size != outDims[a + 2]).Any())
+                patches = c.B.Slice(patches, new long[rank], outDims[2..], Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
+        }
+        patches = c.B.Reshape(patches, c.B.Ints([-1, group, cIn / group * kernelSize, positions]));
+        var dY = c.B.Reshape(outputGrad, c.B.Ints([-1, group, m / group, positions]));
+        var products = c.B.Op("MatMul", patches, c.B.Transpose(dY, [0, 1, 3, 2]));
+        var dW = c.B.Transpose(c.B.ReduceSum(products, [0], keepDims: false), [0, 2, 1]);
+        return c.B.Reshape(dW, c.B.Ints(wDims));
+    }
+
+    /// <summary>
+    /// Conv form: the batch becomes the channel axis, dOut becomes the filters, strides and
     /// dilations swap roles:
     ///   Ing   = In   [N, G, Cg, H...]  → [Cg, G·N, H...]
     ///   dOutg = dOut [N, G, Mg, Ho...] → [G·Mg, N, Ho...]
     ///   Conv(Ing, dOutg, group=G, strides=d, dilations=s, pads=forward pads) → [Cg, M, k'...],
     ///   sliced to the kernel size and transposed to [M, Cg, k...].
     /// </summary>
-    internal static Value WeightGradient(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
-        long[] wDims, ConvGeometry g, long group)
+    private static Value WeightGradientAsConv(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
+        ConvGeometry g, long group)
     {
         var rank = inDims.Length - 2;
-        var cIn = inDims[1];
-        var m = wDims[0];
-        var cg = cIn / group;
-        var mg = m / group;
+        var cg = inDims[1] / group;
+        var mg = outDims[1] / group;
         var spatial = Enumerable.Range(3, rank).Select(a => (long)a).ToArray();
         var xg = c.B.Reshape(input, c.B.Ints([-1, group, cg, .. inDims[2..]]));
         xg = c.B.Transpose(xg, [2, 1, 0, .. spatial]);
         xg = c.B.Reshape(xg, c.B.Ints([cg, -1, .. inDims[2..]]));
         var dYg = c.B.Reshape(outputGrad, c.B.Ints([-1, group, mg, .. outDims[2..]]));
         dYg = c.B.Transpose(dYg, [1, 2, 0, .. spatial]);
-        dYg = c.B.Reshape(dYg, c.B.Ints([m, -1, .. outDims[2..]]));
+        dYg = c.B.Reshape(dYg, c.B.Ints([outDims[1], -1, .. outDims[2..]]));
         var dW = c.B.Op("Conv", [xg, dYg], [.. g.Attributes(swapStridesAndDilations: true), Attr.Int("group", group)]);
         var produced = Enumerable.Range(0, rank)
             .Select(a => (inDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Strides[a] * (outDims[a + 2] - 1) - 1) / g.Dilations[a] + 1).ToArray();
