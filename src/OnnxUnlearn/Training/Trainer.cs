@@ -1,5 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using OnnxUnlearn.Ir;
+using OnnxUnlearn.Onnx;
 using OnnxUnlearn.Runtime;
 
 namespace OnnxUnlearn.Training;
@@ -8,7 +10,9 @@ namespace OnnxUnlearn.Training;
 /// Runs a <see cref="TrainingGraph"/> step by step in one ONNX Runtime session. The state tensors
 /// (parameters, optimizer state, running statistics) live in two sets of OrtValues allocated once:
 /// each step reads one set and writes the other through an IOBinding, then the sets swap
-/// (ping-pong), so no state is copied through managed arrays between steps.
+/// (ping-pong), so no state is copied through managed arrays between steps. On CUDA both sets
+/// live in device memory: only the batch goes to the device and only the loss comes back each
+/// step; the state crosses over once at the start and when it is read.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -23,6 +27,8 @@ public sealed class Trainer : IDisposable
     private readonly OrtValue _stepValue;
     private readonly OrtValue _lossValue;
     private readonly bool _inputIsState;
+    private readonly OrtAllocator? _deviceAllocator;
+    private readonly StateTransfer? _transfer;
     private OrtValue[] _current;
     private OrtValue[] _next;
 
@@ -37,13 +43,22 @@ public sealed class Trainer : IDisposable
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
         _lossValue = OrtValue.CreateTensorValueFromMemory(_loss, []);
-        _current = graph.State.Select(s => Allocate(s.Dims)).ToArray();
-        _next = graph.State.Select(s => Allocate(s.Dims)).ToArray();
-        for (var i = 0; i < graph.State.Count; i++)
+        var initial = graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(
+            initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue, s.Dims)).ToArray();
+        if (device.IsCuda)
         {
-            var s = graph.State[i];
-            var initial = initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue;
-            initial.AsSpan().CopyTo(_current[i].GetTensorMutableDataAsSpan<float>());
+            using var memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, device.Index, OrtMemType.Default);
+            _deviceAllocator = new OrtAllocator(_session, memory);
+            _transfer = new StateTransfer(graph, device);
+            _current = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
+            _next = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
+            _transfer.Copy(initial, _current);
+            foreach (var value in initial) value.Dispose();
+        }
+        else
+        {
+            _current = initial;
+            _next = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
         }
     }
 
@@ -86,34 +101,91 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>A copy of a state tensor's current value.</summary>
-    public float[] Read(string stateName)
-    {
-        var index = IndexOf(stateName);
-        return _current[index].GetTensorDataAsSpan<float>().ToArray();
-    }
+    public float[] Read(string stateName) => ReadState(s => s.Name == stateName).Single().Value;
 
     /// <summary>Current values of every state tensor that maps to a model initializer.</summary>
     public Dictionary<string, float[]> ReadInitializers() =>
-        _graph.State.Where(s => s.Initializer is not null).ToDictionary(s => s.Initializer!, s => Read(s.Name));
+        ReadState(s => s.Initializer is not null).ToDictionary(p => p.Key.Initializer!, p => p.Value);
 
-    private int IndexOf(string stateName)
+    private IEnumerable<KeyValuePair<StateTensor, float[]>> ReadState(Func<StateTensor, bool> wanted)
     {
-        for (var i = 0; i < _graph.State.Count; i++)
-            if (_graph.State[i].Name == stateName) return i;
-        throw new KeyNotFoundException($"no state tensor '{stateName}'");
+        var host = _current;
+        if (_transfer is not null)
+        {
+            host = _graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
+            _transfer.Copy(_current, host);
+        }
+        var values = _graph.State.Select((s, i) => (s, i)).Where(p => wanted(p.s))
+            .Select(p => KeyValuePair.Create(p.s, host[p.i].GetTensorDataAsSpan<float>().ToArray())).ToList();
+        if (values.Count == 0)
+            throw new KeyNotFoundException("no such state tensor");
+        if (_transfer is not null)
+            foreach (var value in host) value.Dispose();
+        return values;
     }
 
-    private static OrtValue Allocate(long[] dims) =>
-        OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, dims);
+    private static OrtValue Allocate(OrtAllocator allocator, long[] dims) =>
+        OrtValue.CreateAllocatedTensorValue(allocator, TensorElementType.Float, dims);
 
     public void Dispose()
     {
         foreach (var v in _current.Concat(_next)) v.Dispose();
+        _transfer?.Dispose();
+        _deviceAllocator?.Dispose();
         _learningRateValue.Dispose();
         _stepValue.Dispose();
         _lossValue.Dispose();
         _runOptions.Dispose();
         _binding.Dispose();
         _session.Dispose();
+    }
+
+    /// <summary>
+    /// Copies every state tensor between host and device memory in one run of a graph of Identity
+    /// nodes, bound to the source and destination OrtValues: ONNX Runtime moves the data.
+    /// </summary>
+    private sealed class StateTransfer : IDisposable
+    {
+        private readonly TrainingGraph _graph;
+        private readonly InferenceSession _session;
+        private readonly OrtIoBinding _binding;
+        private readonly RunOptions _runOptions = new();
+
+        public StateTransfer(TrainingGraph graph, Device device)
+        {
+            _graph = graph;
+            var copy = new Graph("state_copy");
+            foreach (var s in graph.State)
+            {
+                var input = copy.AddInput(s.Name, TensorTypes.Float(s.Dims));
+                var output = copy.AddNode("Identity", [input], 1, null, "copy/" + s.Name, outputNames: [s.OutputName]).Outputs[0];
+                output.Type = TensorTypes.Float(s.Dims);
+                copy.Outputs.Add(output);
+            }
+            var header = new ModelProto { IrVersion = 8, ProducerName = "onnx-unlearn", ProducerVersion = ModelExporter.ToolVersion };
+            header.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 13 });
+            _session = SessionFactory.Create(new Model(header, copy).ToProto(), device);
+            _binding = _session.CreateIoBinding();
+        }
+
+        public void Copy(OrtValue[] from, OrtValue[] to)
+        {
+            _binding.ClearBoundInputs();
+            _binding.ClearBoundOutputs();
+            for (var i = 0; i < _graph.State.Count; i++)
+            {
+                _binding.BindInput(_graph.State[i].Name, from[i]);
+                _binding.BindOutput(_graph.State[i].OutputName, to[i]);
+            }
+            _session.RunWithBinding(_runOptions, _binding);
+            _binding.SynchronizeBoundOutputs();
+        }
+
+        public void Dispose()
+        {
+            _runOptions.Dispose();
+            _binding.Dispose();
+            _session.Dispose();
+        }
     }
 }
