@@ -31,6 +31,7 @@ public sealed class TrainingInputs : IDisposable
     public static TrainingInputs Open(DataOptionsBase flags, string modelPath, string? testPath = null)
     {
         var model = ModelFile.Load(modelPath);
+        Float16WideningPass.Apply(model);
         var info = ClassifierInfo.Analyze(model, modelPath);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(modelPath);
         var dataOptions = flags.ToDataOptions(model);

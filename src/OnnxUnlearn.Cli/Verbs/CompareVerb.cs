@@ -42,8 +42,10 @@ public sealed class CompareVerb : DataOptionsBase, ICommand
         var progress = CreateProgress(console);
 
         var modelA = ModelFile.Load(A);
+        Float16WideningPass.Apply(modelA);
         var infoA = ClassifierInfo.Analyze(modelA, A);
         var modelB = ModelFile.Load(B);
+        Float16WideningPass.Apply(modelB);
         var infoB = ClassifierInfo.Analyze(modelB, B);
         CheckSameInterface(infoA, A, infoB, B);
         using var data = DatasetLoader.Open(ToDataOptions(modelA), infoA.Input);

@@ -42,6 +42,7 @@ public sealed class EvalVerb : DataOptionsBase, ICommand
         var progress = CreateProgress(console);
 
         var model = ModelFile.Load(Model);
+        Ir.Float16WideningPass.Apply(model);
         var dataOptions = ToDataOptions(model);
         var info = ClassifierInfo.Analyze(model, Model);
         using var data = DatasetLoader.Open(dataOptions, info.Input);

@@ -47,6 +47,10 @@ public sealed class InspectVerb : CommonOptions, ICommand
         block.Add("external data", r.ExternalData.Used
             ? $"yes: {r.ExternalData.TensorCount} tensors, {Format.Bytes(r.ExternalData.Bytes)} in {string.Join(", ", r.ExternalData.Files)}"
             : "no");
+        if (r.Float16)
+            block.Add("precision", "float16: trained and evaluated in float32, weights written back as float16");
+        if (r.Quantization is { } q)
+            block.Add("quantized", $"yes, {q.Describe()}");
         block.Add("input layout", r.InputLayout ?? "unknown");
         if (r.Classifier is { } c)
         {
@@ -59,7 +63,9 @@ public sealed class InspectVerb : CommonOptions, ICommand
         }
         if (r.Trainability is { } t2)
         {
-            if (t2.Trainable)
+            if (t2.Quantization is not null)
+                block.Add("trainable", $"no: the model is quantized; {QuantizationSummary.Advice}");
+            else if (t2.Trainable)
                 block.Add("trainable", $"yes: every op between the {t2.ParameterTensors} weight tensors, the input and the logits has a gradient rule");
             else
             {
@@ -116,6 +122,12 @@ public sealed class InspectVerb : CommonOptions, ICommand
             },
             ["metadata"] = metadata,
             ["input_layout"] = r.InputLayout,
+            ["float16"] = r.Float16,
+            ["quantization"] = r.Quantization is not { } q ? null : new JsonObject
+            {
+                ["format"] = q.Format,
+                ["ops"] = new JsonObject([.. q.Ops.Select(o => KeyValuePair.Create(o.QualifiedName, (JsonNode?)o.Count))]),
+            },
             ["classifier"] = r.Classifier is not { } c ? null : new JsonObject
             {
                 ["input"] = c.InputName,
@@ -130,6 +142,7 @@ public sealed class InspectVerb : CommonOptions, ICommand
             ["trainability"] = r.Trainability is not { } t ? null : new JsonObject
             {
                 ["trainable"] = t.Trainable,
+                ["quantized"] = t.Quantization is not null,
                 ["parameter_tensors"] = t.ParameterTensors,
                 ["blockers"] = new JsonArray([.. t.Blockers.Select(b => (JsonNode)new JsonObject
                 {

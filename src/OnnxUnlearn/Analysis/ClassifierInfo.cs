@@ -33,7 +33,7 @@ public sealed record ClassifierInfo(InputSpec Input, Value InputValue, Value Out
             throw new UserInputException($"{modelName}: input '{input.Name}' has element type {input.ElementType}; only float32 inputs are supported");
         var spec = InputSpecOf(input, graph, modelName);
 
-        var output = graph.Outputs[0];
+        var output = ClassScoresOutput(graph, modelName);
         var logits = output;
         var head = HeadKind.Logits;
         var producer = SkipIdentities(output).Producer;
@@ -48,6 +48,20 @@ public sealed record ClassifierInfo(InputSpec Input, Value InputValue, Value Out
         if (dims[1] is not > 1)
             throw new UserInputException($"{modelName}: output '{output.Name}' has shape {FormatShape(output)}; the class dimension must be a fixed number of at least 2");
         return new ClassifierInfo(spec, input, output, logits, head, (int)dims[1]!.Value);
+    }
+
+    /// <summary>
+    /// The output holding the class scores: the only output, or, when there are several (e.g.
+    /// scikit-learn's <c>label</c> and <c>probabilities</c>), the first float [batch, classes] one.
+    /// The other outputs stay in the model and keep working; they are not trained on.
+    /// </summary>
+    private static Value ClassScoresOutput(Graph graph, string modelName)
+    {
+        if (graph.Outputs.Count == 1) return graph.Outputs[0];
+        return graph.Outputs.FirstOrDefault(o => o.ElementType == TensorProto.Types.DataType.Float
+                && DimsOf(o) is [_, > 1])
+            ?? throw new UserInputException($"{modelName}: none of the outputs ({string.Join(", ", graph.Outputs.Select(o => $"'{o.Name}' {FormatShape(o)}"))}) "
+                + "is a float output of shape [batch, classes]; a classifier needs one holding the class scores");
     }
 
     private static Value SkipIdentities(Value value)

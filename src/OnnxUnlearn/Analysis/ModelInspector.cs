@@ -44,17 +44,52 @@ public sealed record TrainabilityBlocker(string NodeName, string Domain, string 
     public string QualifiedOp => Domain is "" or "ai.onnx" ? OpType : $"{Domain}.{OpType}";
 }
 
-/// <summary>Whether gradients flow from the logits to every weight and to the input (what training
-/// and UNSIR's noise phase need), and if not, which nodes stop them.</summary>
-public sealed record TrainabilitySummary(int ParameterTensors, IReadOnlyList<TrainabilityBlocker> Blockers)
+/// <summary>
+/// The quantized operators of a model. <see cref="Format"/> is "QDQ" when the model is float ops
+/// between QuantizeLinear/DequantizeLinear pairs, "QOperator" when it runs quantized kernels
+/// (QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger, com.microsoft QGemm...).
+/// </summary>
+public sealed record QuantizationSummary(string Format, IReadOnlyList<OpCount> Ops)
 {
-    public bool Trainable => Blockers.Count == 0;
+    /// <summary>What to do instead: the weights are integers, and rounding has no gradient.</summary>
+    public const string Advice = "unlearn the float model it was quantized from, then quantize the result again with the same tool and calibration data";
 
-    /// <summary>Refuses up front, before any training time is spent, naming every blocking node.</summary>
-    /// <exception cref="UserInputException">Some node has no gradient rule.</exception>
+    public string Describe() => $"{Format}: {string.Join(", ", Ops.Select(o => $"{o.Count} {o.QualifiedName}"))}";
+
+    /// <summary>The quantized ops of the main graph, or null if it has none.</summary>
+    public static QuantizationSummary? Of(Graph graph)
+    {
+        var ops = graph.Nodes.Where(IsQuantized)
+            .GroupBy(n => (Domain: n.IsStandard ? "" : n.Domain, n.OpType))
+            .Select(g => new OpCount(g.Key.Domain, g.Key.OpType, g.Count()))
+            .OrderByDescending(o => o.Count).ThenBy(o => o.QualifiedName, StringComparer.Ordinal)
+            .ToList();
+        if (ops.Count == 0) return null;
+        var qdq = ops.All(o => o.OpType is "QuantizeLinear" or "DequantizeLinear");
+        return new QuantizationSummary(qdq ? "QDQ" : "QOperator", ops);
+    }
+
+    // QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, DynamicQuantizeMatMul, GatherBlockQuantized,
+    // QLinearConv/MatMul/Add/..., ConvInteger, MatMulInteger(ToFloat), QGemm, QAttention, MatMulNBits.
+    private static bool IsQuantized(Node node) =>
+        node.OpType.Contains("Quantiz", StringComparison.Ordinal) || node.OpType.StartsWith("QLinear", StringComparison.Ordinal)
+        || node.OpType.Contains("Integer", StringComparison.Ordinal) || node.OpType is "QGemm" or "QAttention" or "MatMulNBits";
+}
+
+/// <summary>Whether gradients flow from the logits to every weight and to the input (what training
+/// and UNSIR's noise phase need), and if not, which nodes stop them (or that the model is quantized).</summary>
+public sealed record TrainabilitySummary(int ParameterTensors, IReadOnlyList<TrainabilityBlocker> Blockers, QuantizationSummary? Quantization = null)
+{
+    public bool Trainable => Blockers.Count == 0 && Quantization is null;
+
+    /// <summary>Refuses up front, before any training time is spent: a quantized model with what
+    /// to do instead, else every blocking node.</summary>
+    /// <exception cref="UserInputException">The model is quantized, or some node has no gradient rule.</exception>
     public void ThrowIfBlocked(string modelName)
     {
         if (Trainable) return;
+        if (Quantization is { } q)
+            throw new UserInputException($"{modelName}: the model is quantized ({q.Describe()}) and its integer weights cannot be trained; {QuantizationSummary.Advice}");
         const int shown = 10;
         var list = string.Join("; ", Blockers.Take(shown).Select(b => $"node '{b.NodeName}' (op {b.QualifiedOp}, opset {b.Opset}): {b.Reason}"));
         var more = Blockers.Count > shown ? $"; and {Blockers.Count - shown} more (see 'onnx-unlearn inspect')" : "";
@@ -103,6 +138,13 @@ public sealed record ModelReport
 
     /// <summary>Set for classifiers.</summary>
     public TrainabilitySummary? Trainability { get; init; }
+
+    /// <summary>Set when the model has quantized ops (whether or not it is a classifier).</summary>
+    public QuantizationSummary? Quantization { get; init; }
+
+    /// <summary>Whether the model computes in float16 (weights, inputs or outputs): it is analysed,
+    /// trained and evaluated as its float32 equivalent and written back in float16.</summary>
+    public bool Float16 { get; init; }
 }
 
 /// <summary>Collects the facts about a model that <c>inspect</c> prints, without running it.</summary>
@@ -114,12 +156,20 @@ public static class ModelInspector
     {
         var graph = model.Graph;
         var header = model.Header;
+        // A float16 model is analysed as the float32 model it is trained as (a widened copy).
+        var float16 = Float16WideningPass.Applies(model);
+        var compute = model;
+        if (float16)
+        {
+            compute = Model.FromProto(model.ToProto(), model.Path);
+            Float16WideningPass.Apply(compute);
+        }
 
         ClassifierInfo? classifier = null;
         string? notClassifier = null;
         try
         {
-            classifier = ClassifierInfo.Analyze(model, modelName);
+            classifier = ClassifierInfo.Analyze(compute, modelName);
         }
         catch (UserInputException e)
         {
@@ -160,7 +210,9 @@ public static class ModelInspector
             Classifier = classifier is null ? null : new ClassifierSummary(classifier.InputValue.Name, classifier.Output.Name,
                 classifier.Logits.Name, classifier.Head, classifier.ClassCount, classifier.Input.Layout, classifier.Input.SampleDims),
             NotClassifierReason = notClassifier,
-            Trainability = classifier is null ? null : CheckTrainability(model, classifier, floatWeights),
+            Trainability = classifier is null ? null : CheckTrainability(compute, classifier),
+            Quantization = QuantizationSummary.Of(graph),
+            Float16 = float16,
         };
     }
 
@@ -168,15 +220,15 @@ public static class ModelInspector
     /// Finds the nodes between the weights (floating-point initializers) or the input and the logits
     /// that have no gradient rule: what training and the noise phase would refuse.
     /// </summary>
-    public static TrainabilitySummary CheckTrainability(Model model, ClassifierInfo classifier, IReadOnlyCollection<Value>? parameters = null)
+    public static TrainabilitySummary CheckTrainability(Model model, ClassifierInfo classifier)
     {
-        parameters ??= model.Graph.Initializers.Where(v => v.Initializer!.IsFloatingPoint).ToList();
+        var parameters = model.Graph.Initializers.Where(v => v.Initializer!.IsFloatingPoint).ToList();
         var targets = parameters.Append(classifier.InputValue).ToList();
         var blockers = Backward.FindBlockers(model.Graph, model.OpsetVersion, [classifier.Logits], targets);
         return new TrainabilitySummary(parameters.Count, blockers
             .Select(b => new TrainabilityBlocker(b.Node.Name, b.Node.IsStandard ? "" : b.Node.Domain, b.Node.OpType,
                 OpsetOf(model, b.Node.Domain), b.Reason))
-            .ToList());
+            .ToList(), QuantizationSummary.Of(model.Graph));
     }
 
     /// <summary>Read only as the mean or variance input (3, 4) of BatchNormalization nodes.</summary>

@@ -199,11 +199,14 @@ public sealed class Graph
     public static Graph FromProto(GraphProto proto, string? baseDirectory)
     {
         var graph = new Graph();
+        // Extra is cloned with the initializers set aside: cloning them would copy every weight's bytes.
+        var initializers = proto.Initializer.ToArray();
+        proto.Initializer.Clear();
         graph.Extra = proto.Clone();
+        proto.Initializer.AddRange(initializers);
         graph.Extra.Node.Clear();
         graph.Extra.Input.Clear();
         graph.Extra.Output.Clear();
-        graph.Extra.Initializer.Clear();
         foreach (var init in proto.Initializer)
         {
             var value = graph.GetOrCreateValue(init.Name);

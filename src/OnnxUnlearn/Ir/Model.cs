@@ -38,8 +38,11 @@ public sealed class Model
 
     public static Model FromProto(ModelProto proto, string? path = null)
     {
+        // Cloned without its graph: a clone with it would copy every initializer's bytes once more.
+        var graphProto = proto.Graph;
+        proto.Graph = null;
         var header = proto.Clone();
-        header.Graph = null;
+        proto.Graph = graphProto;
         var baseDirectory = path is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
         return new Model(header, Graph.FromProto(proto.Graph, baseDirectory), path);
     }

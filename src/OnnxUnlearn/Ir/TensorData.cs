@@ -39,6 +39,13 @@ public sealed class TensorData
         {
             case DataType.Float:
                 if (Proto.FloatData.Count > 0) return [.. Proto.FloatData];
+                if (IsExternal)
+                {
+                    // Read straight into the result: a byte buffer first would hold the weights twice.
+                    var values = GC.AllocateUninitializedArray<float>(count);
+                    ReadExternal(MemoryMarshal.AsBytes(values.AsSpan()));
+                    return values;
+                }
                 return MemoryMarshal.Cast<byte, float>(RawBytes(count * 4)).ToArray();
             case DataType.Double:
                 if (Proto.DoubleData.Count > 0) return Proto.DoubleData.Select(d => (float)d).ToArray();
@@ -85,18 +92,33 @@ public sealed class TensorData
 
     private byte[] ReadExternal()
     {
-        var (location, offset, length) = ExternalDataInfo.Of(Proto);
+        using var stream = OpenExternal(out var offset, out var length);
+        var buffer = new byte[length ?? stream.Length - offset];
+        stream.ReadExactly(buffer);
+        return buffer;
+    }
+
+    /// <summary>Reads exactly <paramref name="destination"/>'s length from the external data.</summary>
+    private void ReadExternal(Span<byte> destination)
+    {
+        using var stream = OpenExternal(out var offset, out var length);
+        if ((length ?? stream.Length - offset) != destination.Length)
+            throw new UserInputException($"initializer '{Name}' holds {length ?? stream.Length - offset} bytes of data, its shape [{string.Join(",", Dims)}] needs {destination.Length}; the model file is damaged");
+        stream.ReadExactly(destination);
+    }
+
+    /// <summary>The external data file, positioned at this tensor's offset.</summary>
+    private FileStream OpenExternal(out long offset, out long? length)
+    {
+        (var location, offset, length) = ExternalDataInfo.Of(Proto);
         if (BaseDirectory is null)
             throw new InvalidOperationException($"initializer '{Name}' refers to external data but the model was not loaded from a file");
         var path = Path.Combine(BaseDirectory, location);
         if (!File.Exists(path))
             throw new UserInputException($"initializer '{Name}': external data file '{path}' not found; keep it beside the model file");
-        using var stream = File.OpenRead(path);
-        var size = length ?? stream.Length - offset;
-        var buffer = new byte[size];
+        var stream = File.OpenRead(path);
         stream.Seek(offset, SeekOrigin.Begin);
-        stream.ReadExactly(buffer);
-        return buffer;
+        return stream;
     }
 
     /// <summary>A float32 tensor with the data inline (raw_data).</summary>

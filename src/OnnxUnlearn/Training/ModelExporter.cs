@@ -25,17 +25,17 @@ public static class ModelExporter
             if (!values.TryGetValue(tensor.Name, out var data)) continue;
             var bytes = (DataType)tensor.DataType switch
             {
-                DataType.Float => MemoryMarshal.AsBytes(data.AsSpan()).ToArray(),
-                DataType.Float16 => MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (Half)v).AsSpan()).ToArray(),
-                DataType.Double => MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (double)v).AsSpan()).ToArray(),
-                DataType.Bfloat16 => MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).AsSpan()).ToArray(),
+                DataType.Float => ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())),
+                DataType.Float16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (Half)v).AsSpan())),
+                DataType.Double => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (double)v).AsSpan())),
+                DataType.Bfloat16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).AsSpan())),
                 var other => throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {other}; cannot write trained values"),
             };
             tensor.FloatData.Clear();
             tensor.DoubleData.Clear();
             tensor.Int32Data.Clear();
             // External tensors keep their slot: ModelFile.Save writes raw_data there (ExternalLayout).
-            tensor.RawData = ByteString.CopyFrom(bytes);
+            tensor.RawData = bytes;
         }
         return proto;
     }

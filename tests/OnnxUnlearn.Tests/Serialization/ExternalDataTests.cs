@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using Google.Protobuf;
+using OnnxUnlearn.Data.Npy;
 using OnnxUnlearn.Ir;
 using OnnxUnlearn.Onnx;
 using OnnxUnlearn.Serialization;
+using OnnxUnlearn.Tests.Cli;
 using OnnxUnlearn.Tests.Ir;
 
 namespace OnnxUnlearn.Tests.Serialization;
@@ -125,6 +127,42 @@ public sealed class ExternalDataTests
         ModelFile.Save(model.ToProto(), output, _dir.Root);
         var inputs = TestModels.RandomInputs(ModelFile.LoadProto(source), 4);
         Assert.That(TestModels.RunFile(output, inputs)["logits"], Is.EqualTo(TestModels.RunFile(source, inputs)["logits"]));
+    }
+
+    /// <summary>forget through the CLI on a model whose weights are external: the output's trained
+    /// weights are in its own data file at the source's offsets, and the source is left alone.</summary>
+    [Test]
+    public void ForgetKeepsExternalData()
+    {
+        var source = WriteExternal(TestModels.Cnn(), _dir.Root, "cnn.onnx", "weights.bin");
+        var hashBefore = SHA256.HashData(File.ReadAllBytes(_dir["weights.bin"]));
+        const int count = 48;
+        var random = new Random(3);
+        var x = Enumerable.Range(0, count * 64).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        using (var stream = File.Create(_dir["data.npz"]))
+            NpzWriter.Write(stream, [("x", [count, 1, 8, 8], x), ("y", [count], Enumerable.Range(0, count).Select(i => (long)(i % 3)).ToArray())]);
+        var outFolder = Directory.CreateDirectory(_dir["out"]).FullName;
+
+        var result = CliRunner.Run("forget", "--model", source, "--data", _dir["data.npz"], "--classes", "1", "--out", Path.Combine(outFolder, "forgot.onnx"),
+            "--noise-steps", "2", "--noise-batch", "16", "--min-noise-per-class", "8", "--noise-copies", "1", "--retain-per-class", "8",
+            "--batch", "16", "--max-rounds", "1", "--threads", "1", "--quiet");
+
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        Assert.That(Directory.GetFiles(outFolder).Select(Path.GetFileName), Is.EquivalentTo(new[] { "forgot.onnx", "forgot.onnx.data" }));
+        Assert.That(SHA256.HashData(File.ReadAllBytes(_dir["weights.bin"])), Is.EqualTo(hashBefore), "the source's data file changed");
+        var before = ModelFile.LoadProto(source).Graph.Initializer;
+        var after = ModelFile.LoadProto(Path.Combine(outFolder, "forgot.onnx")).Graph.Initializer;
+        for (var i = 0; i < before.Count; i++)
+        {
+            Assert.That(after[i].DataLocation, Is.EqualTo(before[i].DataLocation), before[i].Name);
+            if (before[i].DataLocation != TensorProto.Types.DataLocation.External) continue;
+            Assert.That(ExternalDataInfo.Of(after[i]), Is.EqualTo(ExternalDataInfo.Of(before[i]) with { Location = "forgot.onnx.data" }), before[i].Name);
+        }
+        var trained = Model.FromProto(ModelFile.LoadProto(Path.Combine(outFolder, "forgot.onnx")), Path.Combine(outFolder, "forgot.onnx")).Graph["fc.weight"].Initializer!;
+        Assert.That(trained.IsExternal, Is.True);
+        Assert.That(trained.ToFloatArray(), Is.Not.EqualTo(ModelFile.Load(source).Graph["fc.weight"].Initializer!.ToFloatArray()), "trained weights written");
+        var inputs = TestModels.RandomInputs(ModelFile.LoadProto(source), 2);
+        Assert.That(TestModels.RunFile(Path.Combine(outFolder, "forgot.onnx"), inputs)["logits"], Has.Length.EqualTo(2 * 3 * sizeof(float)));
     }
 
     [Test]
