@@ -4,7 +4,10 @@
 #      (ours: `train` with 1 and 1+E epochs, the difference timed, so graph building is left out;
 #      PyTorch: tools/bench_torch_train.py, warm-up steps left out)
 #   2. UNSIR: `forget` vs tools/unsir_torch.py on fmnist_cnn_bn and fmnist_cnn_folded
-#   3. retraining fmnist_cnn_bn from scratch without class 0, against UNSIR of class 0
+#   3. retraining fmnist_cnn_bn from scratch without class 0, against UNSIR of class 0: the sample
+#      models' own recipe (models/PROVENANCE.md: the full Fashion-MNIST train split of the Debian
+#      package dataset-fashion-mnist, 3 epochs, batch 128, Adam lr 0.002); without that package, on
+#      models/fmnist_train.npz
 # Prints tables (tools/bench_report.py) and writes bench-results.json at the repository root.
 #
 # Environment, default in brackets (BENCH_QUICK=1: a smoke run with tiny sizes by default):
@@ -13,7 +16,7 @@
 #   BENCH_TRAIN_EPOCHS [4]        1. timed epochs over them
 #   BENCH_CLASSES ["0 0,1,2"]     2. forget class sets
 #   BENCH_NOISE_STEPS [40], BENCH_NOISE_COPIES [20], BENCH_RETAIN_PER_CLASS [1000]   2. UNSIR sizes
-#   BENCH_RETRAIN_EPOCHS [5]      3. epochs (on all of models/fmnist_train.npz; quick: the subset of 1.)
+#   BENCH_RETRAIN_EPOCHS [3]      3. epochs (quick: 1 on the subset of 1.)
 # Needs bin/onnx-unlearn (make build; make bench builds first) and /usr/bin/python3 with torch,
 # numpy and onnx. /usr/bin/time (package time) gives the peak RSS; without it RSS is left out.
 set -euo pipefail
@@ -22,7 +25,7 @@ cd "$(dirname "$0")/.."
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then
   d_train=512 d_epochs=1 d_classes=0 d_steps=5 d_copies=2 d_retain=100 d_retrain=1
 else
-  d_train=2048 d_epochs=4 d_classes="0 0,1,2" d_steps=40 d_copies=20 d_retain=1000 d_retrain=5
+  d_train=2048 d_epochs=4 d_classes="0 0,1,2" d_steps=40 d_copies=20 d_retain=1000 d_retrain=3
 fi
 THREADS=${BENCH_THREADS:-2}
 TRAIN_SAMPLES=${BENCH_TRAIN_SAMPLES:-$d_train}
@@ -32,7 +35,6 @@ NOISE_STEPS=${BENCH_NOISE_STEPS:-$d_steps}
 NOISE_COPIES=${BENCH_NOISE_COPIES:-$d_copies}
 RETAIN=${BENCH_RETAIN_PER_CLASS:-$d_retain}
 RETRAIN_EPOCHS=${BENCH_RETRAIN_EPOCHS:-$d_retrain}
-IMPAIR_LR=0.002 REPAIR_LR=0.001   # the forget verb's defaults, given to both sides
 PY=/usr/bin/python3
 TRAIN=models/fmnist_train.npz TEST=models/fmnist_test.npz
 OURS=(--threads "$THREADS" --preprocess fmnist --json --quiet)
@@ -40,9 +42,9 @@ OURS=(--threads "$THREADS" --preprocess fmnist --json --quiet)
 [[ -x bin/onnx-unlearn ]] || { echo "bench: bin/onnx-unlearn missing; run make build" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-printf '{"threads": %s, "quick": %s, "train_samples": %s, "train_epochs": %s, "noise_steps": %s, "noise_copies": %s, "retain_per_class": %s, "impair_lr": %s, "repair_lr": %s, "retrain_epochs": %s, "loadavg_at_start": "%s"}\n' \
+printf '{"threads": %s, "quick": %s, "train_samples": %s, "train_epochs": %s, "noise_steps": %s, "noise_copies": %s, "retain_per_class": %s, "retrain_epochs": %s, "loadavg_at_start": "%s"}\n' \
   "$THREADS" "${BENCH_QUICK:-0}" "$TRAIN_SAMPLES" "$TRAIN_EPOCHS" "$NOISE_STEPS" "$NOISE_COPIES" "$RETAIN" \
-  "$IMPAIR_LR" "$REPAIR_LR" "$RETRAIN_EPOCHS" "$(cut -d' ' -f1-3 /proc/loadavg)" > "$work/config.json"
+  "$RETRAIN_EPOCHS" "$(cut -d' ' -f1-3 /proc/loadavg)" > "$work/config.json"
 
 # run NAME CMD...: CMD's stdout to $work/NAME.json; its peak RSS to $work/NAME.time (/usr/bin/time -v).
 run() {
@@ -70,26 +72,33 @@ for spec in fmnist_cnn_bn:256 fmnist_cnn_bn:64 fmnist_mlp:256; do
   echo "train $model $batch $tag" >> "$work/manifest"
 done
 
-# 2. UNSIR; PyTorch gets the noise samples per class that ours used.
+# 2. UNSIR with our defaults for the model; PyTorch gets the noise samples per class and the learning
+#    rates that ours used.
 for model in fmnist_cnn_bn fmnist_cnn_folded; do
   for classes in $CLASSES; do
     tag=unsir_${model}_${classes//,/-}
     run "${tag}_ours" bin/onnx-unlearn forget --model "models/$model.onnx" --data "$TRAIN" --test "$TEST" --classes "$classes" \
       --out "$work/$tag.onnx" --seed 0 --noise-steps "$NOISE_STEPS" --noise-copies "$NOISE_COPIES" --retain-per-class "$RETAIN" \
-      --impair-lr "$IMPAIR_LR" --repair-lr "$REPAIR_LR" "${OURS[@]}"
-    per_class=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["hyperparameters"]["noise_per_class"])' "$work/${tag}_ours.json")
+      "${OURS[@]}"
+    read -r per_class impair_lr repair_lr < <("$PY" -c 'import json, sys; h = json.load(open(sys.argv[1]))["hyperparameters"]
+print(h["noise_per_class"], h["impair_lr"], h["repair_lr"])' "$work/${tag}_ours.json")
     run "${tag}_torch" "$PY" tools/unsir_torch.py --model "models/$model.onnx" --data "$TRAIN" --test "$TEST" --classes "$classes" \
       --threads "$THREADS" --seed 0 --noise-batch "$per_class" --noise-steps "$NOISE_STEPS" --noise-repeats "$NOISE_COPIES" \
-      --retain-per-class "$RETAIN" --impair-lr "$IMPAIR_LR" --repair-lr "$REPAIR_LR" --json
+      --retain-per-class "$RETAIN" --impair-lr "$impair_lr" --repair-lr "$repair_lr" --json
     echo "unsir $model $classes $tag" >> "$work/manifest"
   done
 done
 
-# 3. Retraining from scratch without class 0
-retrain_data=$TRAIN
-[[ ${BENCH_QUICK:-0} == 1 ]] && retrain_data=$subset
+# 3. Retraining from scratch without class 0, with the recipe the sample model was trained with
+retrain_data=(--data "$TRAIN")
+fmnist=/usr/share/datasets/fashion-mnist
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+  retrain_data=(--data "$subset")
+elif [[ -f $fmnist/train-images-idx3-ubyte.gz ]]; then
+  retrain_data=(--data "$fmnist/train-images-idx3-ubyte.gz" --labels "$fmnist/train-labels-idx1-ubyte.gz")
+fi
 run retrain bin/onnx-unlearn train --model models/fmnist_cnn_bn.onnx --reinit --exclude-classes 0 --epochs "$RETRAIN_EPOCHS" \
-  --data "$retrain_data" --test "$TEST" --out "$work/retrain.onnx" "${OURS[@]}"
+  --batch 128 --lr 0.002 "${retrain_data[@]}" --test "$TEST" --out "$work/retrain.onnx" "${OURS[@]}"
 echo "retrain fmnist_cnn_bn 0 retrain" >> "$work/manifest"
 
 "$PY" tools/bench_report.py "$work" bench-results.json

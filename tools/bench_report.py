@@ -59,7 +59,9 @@ def train_results(work, model, batch, tag, cfg):
 
 
 def unsir_side(report):
+    settings = report.get("hyperparameters") or report["config"]
     return dict(rounds=report.get("rounds", 1), timings_s=report["timings_s"],
+                impair_lr=settings["impair_lr"], repair_lr=settings["repair_lr"],
                 before={k: report["metrics"]["before"][k] for k in ("forget_acc", "retain_acc", "test_acc")},
                 after={k: report["metrics"]["after"][k] for k in ("forget_acc", "retain_acc", "test_acc")})
 
@@ -109,16 +111,16 @@ def main():
         for side in ("ours", "torch"):
             s = u[side]
             t = s["timings_s"]
-            rows.append([u["model"], u["classes"], side, str(s["rounds"])] + [num(t[k]) for k in ("noise", "impair", "repair", "total")]
+            rows.append([u["model"], u["classes"], side, str(s["rounds"]), f"{s['impair_lr']:g} / {s['repair_lr']:g}"]
+                        + [num(t[k]) for k in ("noise", "impair", "repair", "total")]
                         + [pct(s["before"]["retain_acc"]), pct(s["after"]["forget_acc"]), pct(s["after"]["retain_acc"])])
     if unsir:
         table(f"2. UNSIR: noise {cfg['noise_steps']} steps, {cfg['noise_copies']} copies, {cfg['retain_per_class']} retained "
-              f"per class, impair lr {cfg['impair_lr']}, repair lr {cfg['repair_lr']} on both sides; seconds per phase, "
-              "accuracy on models/fmnist_test.npz",
-              ["model", "classes", "side", "rounds", "noise s", "impair s", "repair s", "total s", "retain acc before",
-               "forget acc after", "retain acc after"], rows, left=3,
-              notes=["same recipe on both sides: tools/unsir_torch.py --impair-lr "
-                     f"{cfg['impair_lr']} --repair-lr {cfg['repair_lr']} and --noise-batch = our noise samples per class",
+              "per class; seconds per phase, accuracy on models/fmnist_test.npz",
+              ["model", "classes", "side", "rounds", "impair / repair lr", "noise s", "impair s", "repair s", "total s",
+               "retain acc before", "forget acc after", "retain acc after"], rows, left=3,
+              notes=["same recipe on both sides: ours with its defaults for the model; tools/unsir_torch.py given ours' "
+                     "--impair-lr, --repair-lr and --noise-batch = our noise samples per class",
                      "rounds: ours repeats impair+repair (up to 3) while the forgotten classes' training samples are still "
                      "recognised above 1 %; PyTorch runs one round",
                      "ours' total also holds the graph building of each phase and the forget check of each round"])

@@ -86,6 +86,7 @@ public static class UnsirUnlearner
         Dictionary<string, float[]>? afterImpair = null;
         var phaseLosses = new Dictionary<string, List<float>> { ["impair"] = [], ["repair"] = [] };
         timings["impair"] = timings["repair"] = 0;
+        var impairRate = settings.ImpairLearningRateFor(model);
         var rounds = 0;
         double? forgetAccuracy;
         do
@@ -93,7 +94,7 @@ public static class UnsirUnlearner
             rounds++;
             foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
             {
-                ("impair", 1, impairItems, settings.ImpairLearningRate * MathF.Pow(settings.ImpairRateGrowth, rounds - 1), settings.ImpairEpochs, settings.ImpairBatchNorm),
+                ("impair", 1, impairItems, impairRate * MathF.Pow(settings.ImpairRateGrowth, rounds - 1), settings.ImpairEpochs, settings.ImpairBatchNorm),
                 ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
             })
             {
