@@ -283,7 +283,7 @@ def match_initializers(path, params, buffers):
     the same values, directly or transposed. Raises if a parameter or initializer is left over."""
     onnx_model = onnx.load(path)
     bn_stats = {n.input[i] for n in onnx_model.graph.node if n.op_type == "BatchNormalization" for i in (3, 4)}
-    names, running, unused = {}, {}, set(params)
+    names, running, flipped, unused = {}, {}, [], set(params)
     for init in onnx_model.graph.initializer:
         a = onnx.numpy_helper.to_array(init)
         if a.dtype != np.float32 or a.size <= 1:
@@ -308,11 +308,13 @@ def match_initializers(path, params, buffers):
                 raise SystemExit(f"{path}: initializer '{init.name}' holds running statistic {k} outside a BatchNormalization")
             running[init.name] = k
         else:
-            names[init.name] = {"torch": k, "transposed": transposed}
+            names[init.name] = k
+            if transposed:
+                flipped.append(init.name)
             unused.discard(k)
     if unused:
         raise SystemExit(f"{path}: torch parameters with no initializer: {sorted(unused)}")
-    return names, running
+    return names, flipped, running
 
 
 def main():
@@ -359,7 +361,7 @@ def main():
                              "batch": "dynamic" if dynamic else BATCH, "ops": ops}
                     if refs:
                         fixture, params, buffers = refs[kinds[mode][0]]
-                        entry["names"], entry["running"] = match_initializers(path, params, buffers)
+                        entry["names"], entry["transposed"], entry["running"] = match_initializers(path, params, buffers)
                         entry["fixtures"] = {k: refs[k][0] for k in kinds[mode]}
                     manifest["models"].append(entry)
                     print(f"{file}: {os.path.getsize(path):,} bytes, {len(ops)} op types", flush=True)
