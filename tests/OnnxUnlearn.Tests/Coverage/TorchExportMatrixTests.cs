@@ -108,6 +108,17 @@ public class TorchExportMatrixTests
         TestContext.Out.WriteLine($"{file} ({kind}): loss {parameters.Loss:G6}, worst gradient error {worst:G3} of the largest magnitude");
     }
 
+    [Test]
+    public void Gradients_of_a_fixed_batch_export_need_its_batch_size()
+    {
+        var model = ModelFile.Load(Path.Combine(Folder, "resnet18_eval_op17_fixed.onnx"));
+        var info = ClassifierInfo.Analyze(model, "fixed");
+        var shapes = ShapeProbe.Run(model, info);
+        Assert.That(shapes[info.Logits.Name].Dims, Is.EqualTo(new long[] { 4, 10 }));
+        Assert.That(() => GradientComputer.Compute(model, shapes, new float[3 * 3072], [0, 1, 2], BatchNormMode.Frozen, withRespectToInput: true, Device.Cpu(1)),
+            Throws.TypeOf<UserInputException>().With.Message.EndsWith("has a fixed batch size of 4; gradients of 3 samples need 4"));
+    }
+
     [TestCaseSource(nameof(Files))]
     public void Forget_runs_and_the_export_keeps_the_interface(string file)
     {
