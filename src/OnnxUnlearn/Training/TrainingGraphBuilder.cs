@@ -60,8 +60,8 @@ public static class TrainingGraphBuilder
         // Training feeds batches of its own sizes (noise, impair, repair, the last partial batch);
         // a batch the exporter wrote into the graph (Reshape targets included) cannot take them.
         if (d.Info.FixedBatch is { } fixedBatch)
-            throw new UserInputException($"{source.Path ?? "model"}: input '{d.Info.Input.Name}' has a fixed batch size of {fixedBatch}; " +
-                "training needs a dynamic batch axis: re-export it with one (torch.onnx.export(..., dynamic_axes={'" + d.Info.Input.Name + "': {0: 'N'}, ...}))");
+            throw new ArgumentException($"{source.Path ?? "model"}: input '{d.Info.Input.Name}' has a fixed batch size of {fixedBatch}; " +
+                "give training graphs the model from DynamicBatchPass.Run", nameof(source));
         var b = d.Builder;
         var graph = b.Graph;
         var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
