@@ -71,7 +71,7 @@ public static class DynamicBatchPass
             "re-export the model with a dynamic batch axis (torch.onnx.export(..., dynamic_axes={'" + info.Input.Name + "': {0: 'N'}, ...}))", inner);
 
     /// <summary>A copy with symbolic batch dims on the input and output and the batch operands rebuilt from the input's batch.</summary>
-    internal static Model Rewrite(Model model, ClassifierInfo info, int batch)
+    private static Model Rewrite(Model model, ClassifierInfo info, int batch)
     {
         var copy = Model.FromProto(model.ToProto(), model.Path);
         var graph = copy.Graph;
