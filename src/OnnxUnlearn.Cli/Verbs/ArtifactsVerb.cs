@@ -43,7 +43,9 @@ public sealed class ArtifactsVerb : CommonOptions, ICommand
         var info = ClassifierInfo.Analyze(model, Model);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
         var optimizer = new OptimizerSettings { Kind = OptimizerSettings.ParseKind(Optimizer), Momentum = Momentum, WeightDecay = WeightDecay };
-        var graph = TrainingGraphBuilder.Build(model, ShapeProbe.Run(model, info), new TrainingGraphOptions
+        // The training graph gets a dynamic batch axis; eval.onnx keeps the graph as given.
+        var trainable = DynamicBatchPass.Run(model, info);
+        var graph = TrainingGraphBuilder.Build(trainable.Model, trainable.Shapes, new TrainingGraphOptions
         {
             Objective = new Objective.Classification(new LossOptions()),
             Optimizer = optimizer,

@@ -131,7 +131,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             return MembershipInference.Run(session, i, data, test!, miaSamples);
         }
 
-        var shapes = ShapeProbe.Run(model, info);
+        // A fixed batch is made dynamic for training only; measures and export use the model as given.
+        var trainable = DynamicBatchPass.Run(model, info);
         Ir.Model WithWeights(Dictionary<string, float[]>? weights) =>
             weights is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), Model);
         AccuracyReport Measure(Dictionary<string, float[]>? weights) =>
@@ -142,7 +143,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var before = Measure(null);
         UnsirResult result;
         using (var reporter = new TrainingProgressReporter(progress))
-            result = UnsirUnlearner.Run(model, info, shapes, data, [.. forget], settings, device, reporter);
+            result = UnsirUnlearner.Run(trainable.Model, trainable.Info, trainable.Shapes, data, [.. forget], settings, device, reporter);
         var afterImpair = Measure(result.AfterImpair);
 
         var proto = ModelExporter.WithInitializers(ModelFile.LoadProto(Model), result.Initializers);

@@ -107,12 +107,14 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
         };
         var start = Reinit ? Reinitializer.Initialize(model, Seed) : null;
         var source = start is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), start), Model);
+        // A fixed batch is made dynamic for training only; the export below writes the graph as given.
+        var trainable = DynamicBatchPass.Run(source, info);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         progress.Info($"training {Model} on {Format.Count(samples.Length)} samples of {data.Source}" +
             (excluded.Count > 0 ? $" (classes {string.Join(", ", excluded)} left out)" : "") + (Reinit ? ", from scratch" : "") + $" on {device}");
         Dictionary<string, float[]> trained;
         using (var reporter = new TrainingProgressReporter(progress))
-            (trained, _) = TrainingRunner.Run(source, ShapeProbe.Run(source, info), options, data, samples,
+            (trained, _) = TrainingRunner.Run(trainable.Model, trainable.Shapes, options, data, samples,
                 new TrainingRunSettings { Epochs = Epochs, BatchSize = Batch, LearningRate = LearningRate, Seed = Seed }, device, reporter);
         var seconds = clock.Elapsed.TotalSeconds;
         if (start is not null)

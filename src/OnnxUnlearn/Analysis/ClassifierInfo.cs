@@ -21,6 +21,10 @@ public enum HeadKind
 /// </summary>
 public sealed record ClassifierInfo(InputSpec Input, Value InputValue, Value Output, Value Logits, HeadKind Head, int ClassCount)
 {
+    /// <summary>The batch size the input declares as a number (exporters write one unless told
+    /// the axis is dynamic), or null for a symbolic batch axis.</summary>
+    public int? FixedBatch => DimsOf(InputValue)?[0] is > 0 and var b ? (int)b : null;
+
     /// <summary>Finds the input, the head and the class count, or explains why the model is not a classifier we can handle.</summary>
     public static ClassifierInfo Analyze(Model model, string modelName)
     {

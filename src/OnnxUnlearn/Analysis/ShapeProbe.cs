@@ -22,10 +22,12 @@ public static class ShapeProbe
 {
     private static readonly int[] ProbeBatchSizes = [2, 3];
 
-    /// <summary>Probes a classifier with random batches of two sizes.</summary>
+    /// <summary>Probes a classifier with random batches of two sizes, or of its fixed batch size
+    /// (then every dim is a number).</summary>
     public static IReadOnlyDictionary<string, ValueShape> Run(Model model, ClassifierInfo classifier)
     {
-        var feeds = ProbeBatchSizes.Select(batch =>
+        int[] batchSizes = classifier.FixedBatch is { } fixedBatch ? [fixedBatch] : ProbeBatchSizes;
+        var feeds = batchSizes.Select(batch =>
         {
             var random = new Random(batch);
             var data = new float[batch * classifier.Input.SampleSize];
@@ -37,7 +39,7 @@ public static class ShapeProbe
         try
         {
             var shapes = Run(model, feeds);
-            shapes[classifier.InputValue.Name] = new ValueShape(TensorProto.Types.DataType.Float, [-1, .. classifier.Input.SampleDims.Select(d => (long)d)]);
+            shapes[classifier.InputValue.Name] = new ValueShape(TensorProto.Types.DataType.Float, [classifier.FixedBatch ?? -1, .. classifier.Input.SampleDims.Select(d => (long)d)]);
             return shapes;
         }
         finally

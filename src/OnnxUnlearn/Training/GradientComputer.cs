@@ -19,8 +19,10 @@ public static class GradientComputer
     public static GradientResult Compute(Model model, IReadOnlyDictionary<string, ValueShape> shapes, float[] samples, long[] labels,
         BatchNormMode batchNorm, bool withRespectToInput, Device device)
     {
-        var graph = TrainingGraphBuilder.BuildGradients(model, shapes, batchNorm, withRespectToInput);
         var info = ClassifierInfo.Analyze(model, model.Path ?? "model");
+        if (info.FixedBatch is { } fixedBatch && labels.Length != fixedBatch)
+            throw new UserInputException($"{model.Path ?? "model"}: input '{info.Input.Name}' has a fixed batch size of {fixedBatch}; gradients of {labels.Length} samples need {fixedBatch}");
+        var graph = TrainingGraphBuilder.BuildGradients(model, shapes, batchNorm, withRespectToInput);
         using var session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder);
         var count = labels.Length;
         var feeds = new Dictionary<string, OrtValue>

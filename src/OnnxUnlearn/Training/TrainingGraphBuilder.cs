@@ -57,6 +57,11 @@ public static class TrainingGraphBuilder
     public static TrainingGraph Build(Model source, IReadOnlyDictionary<string, ValueShape> shapes, TrainingGraphOptions options)
     {
         var d = Differentiate(source, shapes, options, withRespectToInput: false, promoteParameters: true);
+        // Training feeds batches of its own sizes (noise, impair, repair, the last partial batch);
+        // a batch the exporter wrote into the graph (Reshape targets included) cannot take them.
+        if (d.Info.FixedBatch is { } fixedBatch)
+            throw new ArgumentException($"{source.Path ?? "model"}: input '{d.Info.Input.Name}' has a fixed batch size of {fixedBatch}; " +
+                "give training graphs the model from DynamicBatchPass.Run", nameof(source));
         var b = d.Builder;
         var graph = b.Graph;
         var learningRate = graph.AddInput(TrainingGraph.LearningRateName, TensorTypes.Float());
