@@ -53,13 +53,16 @@ public sealed class Trainer : IDisposable
             _current = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
             _next = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
             _transfer.Copy(initial, _current);
-            foreach (var value in initial) value.Dispose();
         }
         else
         {
-            _current = initial;
+            // Copies: the state sets are overwritten step after step, the initial arrays are the caller's.
+            _current = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
             _next = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
+            for (var i = 0; i < initial.Length; i++)
+                initial[i].GetTensorDataAsSpan<float>().CopyTo(_current[i].GetTensorMutableDataAsSpan<float>());
         }
+        foreach (var value in initial) value.Dispose();
     }
 
     /// <summary>Steps taken so far.</summary>
