@@ -110,6 +110,22 @@ public class CoreRuleTests
         Assert.That(k.Check(), Is.LessThan(Tolerance));
     }
 
+    /// <summary>The patch form of the weight gradient at spatial ranks 1 and 3, 1×1 kernels included.</summary>
+    [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 3 }, 2)]
+    [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 1 }, 1)]
+    [TestCase(new long[] { 2, 2, 4, 5, 3 }, new long[] { 3, 2, 2, 3, 2 }, 1)]
+    [TestCase(new long[] { 2, 4, 5, 4 }, new long[] { 6, 4, 1, 1 }, 2)]
+    public void Conv_of_other_ranks_and_pointwise(long[] input, long[] weight, int stride)
+    {
+        var k = new GradientChecker();
+        var x = k.Input("x", input);
+        var w = k.Input("w", weight);
+        var rank = input.Length - 2;
+        k.Output(k.Builder.Op("Conv", [x, w], Attr.Ints("strides", Enumerable.Repeat((long)stride, rank).ToArray()),
+            Attr.Ints("pads", Enumerable.Repeat(weight[2] > 1 ? 1L : 0L, 2 * rank).ToArray())));
+        Assert.That(k.Check(), Is.LessThan(Tolerance));
+    }
+
     [TestCase(17, 2, 2, 0)]
     [TestCase(17, 3, 2, 1)]
     [TestCase(17, 3, 1, 0)]
