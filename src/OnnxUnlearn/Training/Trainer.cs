@@ -13,6 +13,8 @@ namespace OnnxUnlearn.Training;
 /// (ping-pong), so no state is copied through managed arrays between steps. On CUDA both sets
 /// live in device memory: only the batch goes to the device and only the loss comes back each
 /// step; the state crosses over once at the start and when it is read.
+/// On the CPU the first set wraps the <see cref="StateTensor.InitialValue"/> arrays themselves, so
+/// training updates them in place and the weights are held twice, not three times.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -38,7 +40,7 @@ public sealed class Trainer : IDisposable
     {
         _graph = graph;
         _inputIsState = graph.State.Any(s => s.Name == graph.InputName);
-        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder);
+        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder, graph.Weights);
         _binding = _session.CreateIoBinding();
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
@@ -103,9 +105,38 @@ public sealed class Trainer : IDisposable
     /// <summary>A copy of a state tensor's current value.</summary>
     public float[] Read(string stateName) => ReadState(s => s.Name == stateName).Single().Value;
 
-    /// <summary>Current values of every state tensor that maps to a model initializer.</summary>
-    public Dictionary<string, float[]> ReadInitializers() =>
-        ReadState(s => s.Initializer is not null).ToDictionary(p => p.Key.Initializer!, p => p.Value);
+    /// <summary>
+    /// Current values of every state tensor that maps to a model initializer, by initializer name:
+    /// written into the state's <see cref="StateTensor.InitialValue"/> arrays, which are returned (no
+    /// new copy of the weights; for <see cref="TrainingGraphOptions.Weights"/>, the caller's arrays).
+    /// Training on afterwards keeps updating them.
+    /// </summary>
+    public Dictionary<string, float[]> ReadInitializers()
+    {
+        if (_transfer is not null)
+        {
+            var host = _graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(s.InitialValue, s.Dims)).ToArray();
+            try
+            {
+                _transfer.Copy(_current, host);
+            }
+            finally
+            {
+                foreach (var value in host) value.Dispose();
+            }
+        }
+        else
+        {
+            // After an even number of steps the current set is the arrays themselves.
+            for (var i = 0; i < _graph.State.Count; i++)
+            {
+                var current = _current[i].GetTensorDataAsSpan<float>();
+                if (_graph.State[i].Initializer is not null && !current.Overlaps(_graph.State[i].InitialValue))
+                    current.CopyTo(_graph.State[i].InitialValue);
+            }
+        }
+        return _graph.State.Where(s => s.Initializer is not null).ToDictionary(s => s.Initializer!, s => s.InitialValue);
+    }
 
     private IEnumerable<KeyValuePair<StateTensor, float[]>> ReadState(Func<StateTensor, bool> wanted)
     {
