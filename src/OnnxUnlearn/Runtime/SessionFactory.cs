@@ -27,12 +27,20 @@ public static class SessionFactory
     /// is not held twice more per session); the arrays must then not change while the session lives.
     /// Other initializers get the values written into the serialized model, a copy ONNX Runtime can
     /// constant-fold and pre-pack, which keeps small inline models as fast as before. CUDA sessions
-    /// always get the copy: their weights live in device memory anyway.
+    /// always get the copy: their weights live in device memory anyway. Without
+    /// <paramref name="cpuArena"/>, CPU buffers are allocated one by one and freed at once instead of
+    /// from ONNX Runtime's arena, which keeps every buffer it ever held until the session ends
+    /// (for a model of gigabytes, the training step's weight-sized temporaries several times over).
     /// </summary>
     public static InferenceSession Create(ModelProto model, Device device, string? externalDataFolder,
-        IReadOnlyDictionary<string, float[]> weights, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL)
+        IReadOnlyDictionary<string, float[]> weights, GraphOptimizationLevel optimization = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        bool cpuArena = true)
     {
-        if (weights.Count == 0) return Create(model, device, externalDataFolder, optimization);
+        void Configure(SessionOptions options)
+        {
+            SessionFactory.Configure(options, externalDataFolder);
+            options.EnableCpuMemArena = cpuArena;
+        }
         var shared = new List<(string Name, float[] Values, long[] Dims)>();
         // Only the initializers are cloned: the header and the nodes are written as they are.
         var graph = model.Graph;
@@ -61,9 +69,11 @@ public static class SessionFactory
                 graph.Initializer.Add(inline);
             }
             var bytes = model.ToByteArray();
-            return shared.Count == 0
-                ? Create(bytes, device, externalDataFolder, optimization)
-                : SharedWeightsSession.Create(bytes, shared, options => Configure(options, externalDataFolder), device, optimization);
+            if (shared.Count > 0)
+                return SharedWeightsSession.Create(bytes, shared, Configure, device, optimization);
+            using var options = device.CreateSessionOptions(optimization);
+            Configure(options);
+            return new InferenceSession(bytes, options);
         }
         finally
         {

@@ -34,13 +34,23 @@ public sealed class Trainer : IDisposable
     private OrtValue[] _current;
     private OrtValue[] _next;
 
+    /// <summary>
+    /// From this much state on, the session allocates without ONNX Runtime's CPU arena: the arena
+    /// would keep each state-sized temporary of the step (gradient, update) for the whole phase,
+    /// rounded up, where plain allocations cost little next to a step over that many weights.
+    /// Smaller models keep the arena, which is faster for their many small buffers.
+    /// </summary>
+    private const long NoArenaStateBytes = 64L << 20;
+
     /// <param name="initialState">Overrides of initial values by state name (e.g. the UNSIR noise);
     /// the others start from <see cref="StateTensor.InitialValue"/>.</param>
     public Trainer(TrainingGraph graph, Device device, IReadOnlyDictionary<string, float[]>? initialState = null)
     {
         _graph = graph;
         _inputIsState = graph.State.Any(s => s.Name == graph.InputName);
-        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder, graph.Weights);
+        var stateBytes = graph.State.Sum(s => s.InitialValue.LongLength * sizeof(float));
+        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder, graph.Weights,
+            cpuArena: stateBytes < NoArenaStateBytes);
         _binding = _session.CreateIoBinding();
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
