@@ -33,6 +33,10 @@ public sealed class Trainer : IDisposable
     private readonly StateTransfer? _transfer;
     private OrtValue[] _current;
     private OrtValue[] _next;
+    // On the CPU, the managed arrays under _current and _next: copied from without a span over a
+    // whole tensor, which cannot pass 2 GiB.
+    private float[][]? _currentData;
+    private float[][]? _nextData;
 
     /// <summary>
     /// From this much state on, the session allocates without ONNX Runtime's CPU arena: the arena
@@ -55,8 +59,8 @@ public sealed class Trainer : IDisposable
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
         _lossValue = OrtValue.CreateTensorValueFromMemory(_loss, []);
-        var initial = graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(
-            initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue, s.Dims)).ToArray();
+        var initialData = graph.State.Select(s => initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue).ToArray();
+        var initial = graph.State.Select((s, i) => OrtValue.CreateTensorValueFromMemory(initialData[i], s.Dims)).ToArray();
         if (device.IsCuda)
         {
             using var memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, device.Index, OrtMemType.Default);
@@ -70,7 +74,9 @@ public sealed class Trainer : IDisposable
         else
         {
             _current = initial;
-            _next = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
+            _currentData = initialData;
+            _nextData = [.. graph.State.Select(s => GC.AllocateUninitializedArray<float>(s.InitialValue.Length))];
+            _next = graph.State.Select((s, i) => OrtValue.CreateTensorValueFromMemory(_nextData[i], s.Dims)).ToArray();
         }
     }
 
@@ -106,6 +112,7 @@ public sealed class Trainer : IDisposable
         _session.RunWithBinding(_runOptions, _binding);
         StepCount++;
         (_current, _next) = (_next, _current);
+        (_currentData, _nextData) = (_nextData, _currentData);
         var loss = _loss[0];
         if (!float.IsFinite(loss))
             throw new TrainingDivergedException(phase, StepCount, loss);
@@ -139,11 +146,8 @@ public sealed class Trainer : IDisposable
         {
             // After an even number of steps the current set is the arrays themselves.
             for (var i = 0; i < _graph.State.Count; i++)
-            {
-                var current = _current[i].GetTensorDataAsSpan<float>();
-                if (_graph.State[i].Initializer is not null && !current.Overlaps(_graph.State[i].InitialValue))
-                    current.CopyTo(_graph.State[i].InitialValue);
-            }
+                if (_graph.State[i].Initializer is not null && _currentData![i] != _graph.State[i].InitialValue)
+                    Array.Copy(_currentData[i], _graph.State[i].InitialValue, _currentData[i].LongLength);
         }
         return _graph.State.Where(s => s.Initializer is not null).ToDictionary(s => s.Initializer!, s => s.InitialValue);
     }
