@@ -124,19 +124,17 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         if (baselineInfo is not null && (baselineInfo.ClassCount != info.ClassCount || !baselineInfo.Input.SampleDims.SequenceEqual(info.Input.SampleDims)))
             throw new UserInputException($"{Baseline}: input {baselineInfo.Input} with {baselineInfo.ClassCount} classes, but {Model} has {info.Input} with {info.ClassCount}; the baseline must be the same kind of classifier");
         var miaSamples = Mia ? MiaSamples.Select(data, test!, forget, Seed) : null;
-        MiaReport? Attack(Ir.Model m, ClassifierInfo i)
+        MiaReport? Attack(Ir.Model m, ClassifierInfo i, Dictionary<string, float[]>? weights = null)
         {
             if (miaSamples is null) return null;
-            using var session = Evaluator.OpenSession(m, device);
+            using var session = Evaluator.OpenSession(m, device, weights);
             return MembershipInference.Run(session, i, data, test!, miaSamples);
         }
 
         // A fixed batch is made dynamic for training only; measures and export use the model as given.
         var trainable = DynamicBatchPass.Run(model, info);
-        Ir.Model WithWeights(Dictionary<string, float[]>? weights) =>
-            weights is null ? model : Ir.Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), Model);
         AccuracyReport Measure(Dictionary<string, float[]>? weights) =>
-            Evaluator.Evaluate(WithWeights(weights), info, evaluation, device, Evaluator.DefaultBatchSize, forget);
+            Evaluator.Evaluate(model, info, evaluation, device, Evaluator.DefaultBatchSize, forget, weights: weights);
 
         settings = settings with { ImpairLearningRate = settings.ImpairLearningRateFor(model) };
         progress.Info($"forget classes {string.Join(", ", forget)} of {Model} ({info.ClassCount} classes) on {device}; metrics on {evaluation.Source}");
@@ -163,7 +161,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var outputSha = ModelExporter.Write(proto, Model, Out);
         var after = Measure(result.Initializers);
         var miaBefore = Attack(model, info);
-        var miaAfter = Attack(WithWeights(result.Initializers), info);
+        var miaAfter = Attack(model, info, result.Initializers);
         var baseline = baselineModel is null ? null : Evaluator.Evaluate(baselineModel, baselineInfo!, evaluation, device, Evaluator.DefaultBatchSize, forget);
         var miaBaseline = baselineModel is null ? null : Attack(baselineModel, baselineInfo!);
 

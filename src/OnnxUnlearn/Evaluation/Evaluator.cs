@@ -16,12 +16,16 @@ public static class Evaluator
 {
     public const int DefaultBatchSize = 256;
 
-    /// <summary>Evaluates a model read from a file (or built in memory).</summary>
+    /// <summary>
+    /// Evaluates a model read from a file (or built in memory), with the initializers named in
+    /// <paramref name="weights"/> taking those values (see <see cref="OpenSession"/>).
+    /// </summary>
     /// <exception cref="UserInputException">A label is outside the model's classes, the device cannot be used, or ONNX Runtime refuses the model.</exception>
     public static AccuracyReport Evaluate(Model model, ClassifierInfo info, ILabeledDataset data, Device device,
-        int batchSize = DefaultBatchSize, IReadOnlySet<int>? forgetClasses = null, Action<int, int>? progress = null)
+        int batchSize = DefaultBatchSize, IReadOnlySet<int>? forgetClasses = null, Action<int, int>? progress = null,
+        IReadOnlyDictionary<string, float[]>? weights = null)
     {
-        using var session = OpenSession(model, device);
+        using var session = OpenSession(model, device, weights);
         return Evaluate(session, info, data, batchSize, forgetClasses, progress: progress);
     }
 
@@ -112,13 +116,18 @@ public static class Evaluator
         }
     }
 
-    /// <summary>A CPU or CUDA session for a model; a model ONNX Runtime cannot load is a user error naming the file.</summary>
-    public static InferenceSession OpenSession(Model model, Device device)
+    /// <summary>
+    /// A CPU or CUDA session for a model, with the initializers named in <paramref name="weights"/>
+    /// taking those values (trained weights: large external ones are read from the arrays without a
+    /// copy, see <see cref="SessionFactory"/>, so they must not change while the session lives); a
+    /// model ONNX Runtime cannot load is a user error naming the file.
+    /// </summary>
+    public static InferenceSession OpenSession(Model model, Device device, IReadOnlyDictionary<string, float[]>? weights = null)
     {
         var folder = model.Path is null ? null : Path.GetDirectoryName(Path.GetFullPath(model.Path));
         try
         {
-            return SessionFactory.Create(model.ToProto(), device, folder);
+            return SessionFactory.Create(model.ToProto(), device, folder, weights ?? new Dictionary<string, float[]>());
         }
         catch (OnnxRuntimeException e) when (model.Path is not null)
         {

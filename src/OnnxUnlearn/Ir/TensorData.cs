@@ -43,7 +43,7 @@ public sealed class TensorData
                 {
                     // Read straight into the result: a byte buffer first would hold the weights twice.
                     var values = GC.AllocateUninitializedArray<float>(count);
-                    ReadExternal(MemoryMarshal.AsBytes(values.AsSpan()));
+                    ReadExternal(values);
                     return values;
                 }
                 return MemoryMarshal.Cast<byte, float>(RawBytes(count * 4)).ToArray();
@@ -98,13 +98,17 @@ public sealed class TensorData
         return buffer;
     }
 
-    /// <summary>Reads exactly <paramref name="destination"/>'s length from the external data.</summary>
-    private void ReadExternal(Span<byte> destination)
+    /// <summary>Fills <paramref name="destination"/> from the external data, which must be exactly that long.</summary>
+    private void ReadExternal(float[] destination)
     {
         using var stream = OpenExternal(out var offset, out var length);
-        if ((length ?? stream.Length - offset) != destination.Length)
-            throw new UserInputException($"initializer '{Name}' holds {length ?? stream.Length - offset} bytes of data, its shape [{string.Join(",", Dims)}] needs {destination.Length}; the model file is damaged");
-        stream.ReadExactly(destination);
+        var bytes = destination.LongLength * sizeof(float);
+        if ((length ?? stream.Length - offset) != bytes)
+            throw new UserInputException($"initializer '{Name}' holds {length ?? stream.Length - offset} bytes of data, its shape [{string.Join(",", Dims)}] needs {bytes}; the model file is damaged");
+        // In pieces: a span of bytes cannot cover more than 2 GiB.
+        const int piece = 1 << 28;
+        for (var start = 0; start < destination.Length; start += piece)
+            stream.ReadExactly(MemoryMarshal.AsBytes(destination.AsSpan(start, Math.Min(piece, destination.Length - start))));
     }
 
     /// <summary>The external data file, positioned at this tensor's offset.</summary>

@@ -21,23 +21,27 @@ public static class ModelExporter
     {
         var proto = original.Clone();
         foreach (var tensor in proto.Graph.Initializer)
-        {
-            if (!values.TryGetValue(tensor.Name, out var data)) continue;
-            var bytes = (DataType)tensor.DataType switch
-            {
-                DataType.Float => ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())),
-                DataType.Float16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (Half)v).AsSpan())),
-                DataType.Double => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (double)v).AsSpan())),
-                DataType.Bfloat16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).AsSpan())),
-                var other => throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {other}; cannot write trained values"),
-            };
-            tensor.FloatData.Clear();
-            tensor.DoubleData.Clear();
-            tensor.Int32Data.Clear();
-            // External tensors keep their slot: ModelFile.Save writes raw_data there (ExternalLayout).
-            tensor.RawData = bytes;
-        }
+            if (values.TryGetValue(tensor.Name, out var data))
+                // External tensors keep their slot: ModelFile.Save writes raw_data there (ExternalLayout).
+                SetValues(tensor, data);
         return proto;
+    }
+
+    /// <summary>Puts <paramref name="data"/> into the tensor's raw_data, in its own element type.</summary>
+    public static void SetValues(TensorProto tensor, float[] data)
+    {
+        var bytes = (DataType)tensor.DataType switch
+        {
+            DataType.Float => ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())),
+            DataType.Float16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (Half)v).AsSpan())),
+            DataType.Double => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (double)v).AsSpan())),
+            DataType.Bfloat16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).AsSpan())),
+            var other => throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {other}; cannot write trained values"),
+        };
+        tensor.FloatData.Clear();
+        tensor.DoubleData.Clear();
+        tensor.Int32Data.Clear();
+        tensor.RawData = bytes;
     }
 
     /// <summary>Adds or replaces metadata entries (keys get the <see cref="MetadataPrefix"/>).</summary>

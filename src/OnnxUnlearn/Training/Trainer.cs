@@ -13,6 +13,8 @@ namespace OnnxUnlearn.Training;
 /// (ping-pong), so no state is copied through managed arrays between steps. On CUDA both sets
 /// live in device memory: only the batch goes to the device and only the loss comes back each
 /// step; the state crosses over once at the start and when it is read.
+/// On the CPU the first set wraps the <see cref="StateTensor.InitialValue"/> arrays themselves, so
+/// training updates them in place and the weights are held twice, not three times.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -31,6 +33,18 @@ public sealed class Trainer : IDisposable
     private readonly StateTransfer? _transfer;
     private OrtValue[] _current;
     private OrtValue[] _next;
+    // On the CPU, the managed arrays under _current and _next: copied from without a span over a
+    // whole tensor, which cannot pass 2 GiB.
+    private float[][]? _currentData;
+    private float[][]? _nextData;
+
+    /// <summary>
+    /// From this much state on, the session allocates without ONNX Runtime's CPU arena: the arena
+    /// would keep each state-sized temporary of the step (gradient, update) for the whole phase,
+    /// rounded up, where plain allocations cost little next to a step over that many weights.
+    /// Smaller models keep the arena, which is faster for their many small buffers.
+    /// </summary>
+    private const long NoArenaStateBytes = 64L << 20;
 
     /// <param name="initialState">Overrides of initial values by state name (e.g. the UNSIR noise);
     /// the others start from <see cref="StateTensor.InitialValue"/>.</param>
@@ -38,13 +52,15 @@ public sealed class Trainer : IDisposable
     {
         _graph = graph;
         _inputIsState = graph.State.Any(s => s.Name == graph.InputName);
-        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder);
+        var stateBytes = graph.State.Sum(s => s.InitialValue.LongLength * sizeof(float));
+        _session = SessionFactory.Create(graph.Proto, device, graph.ExternalDataFolder, graph.Weights,
+            cpuArena: stateBytes < NoArenaStateBytes);
         _binding = _session.CreateIoBinding();
         _learningRateValue = OrtValue.CreateTensorValueFromMemory(_learningRate, []);
         _stepValue = OrtValue.CreateTensorValueFromMemory(_step, []);
         _lossValue = OrtValue.CreateTensorValueFromMemory(_loss, []);
-        var initial = graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(
-            initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue, s.Dims)).ToArray();
+        var initialData = graph.State.Select(s => initialState is not null && initialState.TryGetValue(s.Name, out var v) ? v : s.InitialValue).ToArray();
+        var initial = graph.State.Select((s, i) => OrtValue.CreateTensorValueFromMemory(initialData[i], s.Dims)).ToArray();
         if (device.IsCuda)
         {
             using var memory = new OrtMemoryInfo(OrtMemoryInfo.allocatorCUDA, OrtAllocatorType.DeviceAllocator, device.Index, OrtMemType.Default);
@@ -53,16 +69,15 @@ public sealed class Trainer : IDisposable
             _current = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
             _next = graph.State.Select(s => Allocate(_deviceAllocator, s.Dims)).ToArray();
             _transfer.Copy(initial, _current);
+            foreach (var value in initial) value.Dispose();
         }
         else
         {
-            // Copies: the state sets are overwritten step after step, the initial arrays are the caller's.
-            _current = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
-            _next = graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
-            for (var i = 0; i < initial.Length; i++)
-                initial[i].GetTensorDataAsSpan<float>().CopyTo(_current[i].GetTensorMutableDataAsSpan<float>());
+            _current = initial;
+            _currentData = initialData;
+            _nextData = [.. graph.State.Select(s => GC.AllocateUninitializedArray<float>(s.InitialValue.Length))];
+            _next = graph.State.Select((s, i) => OrtValue.CreateTensorValueFromMemory(_nextData[i], s.Dims)).ToArray();
         }
-        foreach (var value in initial) value.Dispose();
     }
 
     /// <summary>Steps taken so far.</summary>
@@ -97,6 +112,7 @@ public sealed class Trainer : IDisposable
         _session.RunWithBinding(_runOptions, _binding);
         StepCount++;
         (_current, _next) = (_next, _current);
+        (_currentData, _nextData) = (_nextData, _currentData);
         var loss = _loss[0];
         if (!float.IsFinite(loss))
             throw new TrainingDivergedException(phase, StepCount, loss);
@@ -106,9 +122,35 @@ public sealed class Trainer : IDisposable
     /// <summary>A copy of a state tensor's current value.</summary>
     public float[] Read(string stateName) => ReadState(s => s.Name == stateName).Single().Value;
 
-    /// <summary>Current values of every state tensor that maps to a model initializer.</summary>
-    public Dictionary<string, float[]> ReadInitializers() =>
-        ReadState(s => s.Initializer is not null).ToDictionary(p => p.Key.Initializer!, p => p.Value);
+    /// <summary>
+    /// Current values of every state tensor that maps to a model initializer, by initializer name:
+    /// written into the state's <see cref="StateTensor.InitialValue"/> arrays, which are returned (no
+    /// new copy of the weights; for <see cref="TrainingGraphOptions.Weights"/>, the caller's arrays).
+    /// Training on afterwards keeps updating them.
+    /// </summary>
+    public Dictionary<string, float[]> ReadInitializers()
+    {
+        if (_transfer is not null)
+        {
+            var host = _graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(s.InitialValue, s.Dims)).ToArray();
+            try
+            {
+                _transfer.Copy(_current, host);
+            }
+            finally
+            {
+                foreach (var value in host) value.Dispose();
+            }
+        }
+        else
+        {
+            // After an even number of steps the current set is the arrays themselves.
+            for (var i = 0; i < _graph.State.Count; i++)
+                if (_graph.State[i].Initializer is not null && _currentData![i] != _graph.State[i].InitialValue)
+                    Array.Copy(_currentData[i], _graph.State[i].InitialValue, _currentData[i].LongLength);
+        }
+        return _graph.State.Where(s => s.Initializer is not null).ToDictionary(s => s.Initializer!, s => s.InitialValue);
+    }
 
     private IEnumerable<KeyValuePair<StateTensor, float[]>> ReadState(Func<StateTensor, bool> wanted)
     {

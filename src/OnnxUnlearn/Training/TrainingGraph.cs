@@ -36,6 +36,12 @@ public sealed class TrainingGraph
     public required string LabelsName { get; init; }
     public required IReadOnlyList<StateTensor> State { get; init; }
 
+    /// <summary>
+    /// Values of initializers that replace the model's (<see cref="TrainingGraphOptions.Weights"/>);
+    /// those still initializers of <see cref="Proto"/> are given to its session from these arrays.
+    /// </summary>
+    public IReadOnlyDictionary<string, float[]> Weights { get; init; } = new Dictionary<string, float[]>();
+
     /// <summary>Folder of the source model, for external data still referenced by constants.</summary>
     public string? ExternalDataFolder { get; init; }
 

@@ -44,6 +44,14 @@ public sealed record TrainingGraphOptions
 
     /// <summary>If non-empty, only initializers matching one of these globs are trained.</summary>
     public IReadOnlyList<string> Trainable { get; init; } = [];
+
+    /// <summary>
+    /// Current values of initializers, by name, in place of the model's own (e.g. the weights an
+    /// earlier phase left). They are not copied: a trained tensor starts from its array
+    /// (<see cref="StateTensor.InitialValue"/>), which the <see cref="Trainer"/> updates in place, and
+    /// the others are handed to the training session as they are.
+    /// </summary>
+    public IReadOnlyDictionary<string, float[]> Weights { get; init; } = new Dictionary<string, float[]>();
 }
 
 /// <summary>
@@ -81,12 +89,12 @@ public static class TrainingGraphBuilder
                 : shapes[parameter.Name].Dims;
             var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
             var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
-            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : source.Graph[parameter.Name].Initializer!.ToFloatArray();
+            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : InitialValue(source.Graph[parameter.Name], options);
             d.State.Add(Carry(b, parameter, updated, dims, StateKind.Parameter, isNoise ? null : parameter.Name, initial, d.Outputs));
             for (var s = 0; s < slots.Length; s++)
                 d.State.Add(Carry(b, slots[s], newSlots[s], dims, StateKind.OptimizerState, null, new float[initial.Length], d.Outputs));
         }
-        return d.Finish(source);
+        return d.Finish(source, options.Weights);
     }
 
     /// <summary>
@@ -102,7 +110,7 @@ public static class TrainingGraphBuilder
         foreach (var (target, gradient) in d.Gradients)
             d.Outputs.Add(d.Builder.Graph.AddNode("Identity", [gradient], 1, null, $"grad/{target.Name}",
                 outputNames: [d.Builder.Graph.UniqueName(GradientName(target.Name))]).Outputs[0]);
-        return d.Finish(source);
+        return d.Finish(source, options.Weights);
     }
 
     /// <summary>The output name of a gradient in a gradient graph.</summary>
@@ -112,7 +120,7 @@ public static class TrainingGraphBuilder
     private sealed record Differentiated(GraphBuilder Builder, Model Model, ClassifierInfo Info, Value Loss, Value Labels,
         Dictionary<Value, Value> Gradients, List<StateTensor> State, List<Value> Outputs)
     {
-        public TrainingGraph Finish(Model source)
+        public TrainingGraph Finish(Model source, IReadOnlyDictionary<string, float[]> weights)
         {
             var graph = Builder.Graph;
             graph.Outputs.Clear();
@@ -125,6 +133,7 @@ public static class TrainingGraphBuilder
                 InputName = Info.Input.Name,
                 LabelsName = Labels.Name,
                 State = State,
+                Weights = weights,
                 ExternalDataFolder = source.Graph.Initializers.FirstOrDefault()?.Initializer?.BaseDirectory,
             };
         }
@@ -147,7 +156,7 @@ public static class TrainingGraphBuilder
             runningStatistics.Add(bn.Inputs[3]!);
             runningStatistics.Add(bn.Inputs[4]!);
             if (options.BatchNorm != BatchNormMode.Frozen)
-                UseBatchStatistics(b, bn, options.BatchNorm == BatchNormMode.Train, shapes, state, outputs, batchStatisticsNodes);
+                UseBatchStatistics(b, bn, options, shapes, state, outputs, batchStatisticsNodes);
         }
 
         var labels = graph.AddInput("labels", TensorTypes.Of(DataType.Int64, [-1]));
@@ -190,10 +199,10 @@ public static class TrainingGraphBuilder
 
     /// <summary>
     /// Feeds the node its input's batch mean and (biased) variance instead of the running statistics;
-    /// with <paramref name="updateRunning"/> the running statistics become state updated as
+    /// with <see cref="BatchNormMode.Train"/> the running statistics become state updated as
     /// r' = momentum·r + (1 − momentum)·s, with the unbiased variance (as PyTorch does).
     /// </summary>
-    private static void UseBatchStatistics(GraphBuilder b, Node bn, bool updateRunning, IReadOnlyDictionary<string, ValueShape> shapes,
+    private static void UseBatchStatistics(GraphBuilder b, Node bn, TrainingGraphOptions options, IReadOnlyDictionary<string, ValueShape> shapes,
         List<StateTensor> state, List<Value> outputs, HashSet<Node> batchStatisticsNodes)
     {
         b.Prefix = $"bn/{bn.Name}";
@@ -209,7 +218,7 @@ public static class TrainingGraphBuilder
         bn.SetInput(3, mean);
         bn.SetInput(4, variance);
         batchStatisticsNodes.Add(bn);
-        if (!updateRunning) return;
+        if (options.BatchNorm != BatchNormMode.Train) return;
 
         var momentum = bn.GetFloat("momentum", 0.9f);
         var channels = shapes[runningMean.Name].Dims[0];
@@ -217,7 +226,7 @@ public static class TrainingGraphBuilder
         var unbiased = b.Mul(variance, b.Div(count, b.Sub(count, b.Scalar(1))));
         foreach (var (running, batchValue) in new[] { (runningMean, mean), (runningVar, unbiased) })
         {
-            var initial = running.Initializer!.ToFloatArray();
+            var initial = InitialValue(running, options);
             PromoteToInput(b.Graph, running);
             var updated = b.Add(b.Mul(running, b.Scalar(momentum)), b.Mul(batchValue, b.Scalar(1 - momentum)));
             state.Add(Carry(b, running, updated, [channels], StateKind.RunningStatistic, running.Name, initial, outputs));
@@ -230,6 +239,10 @@ public static class TrainingGraphBuilder
         outputs.Add(output);
         return new StateTensor(input.Name, output.Name, dims, kind, initializer, initial);
     }
+
+    /// <summary>The array a state tensor starts from: the caller's current value of the initializer, else the model's (a fresh copy).</summary>
+    private static float[] InitialValue(Value initializer, TrainingGraphOptions options) =>
+        options.Weights.TryGetValue(initializer.Name, out var values) ? values : initializer.Initializer!.ToFloatArray();
 
     private static void PromoteToInput(Graph graph, Value value)
     {

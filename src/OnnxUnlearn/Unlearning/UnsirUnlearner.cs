@@ -99,11 +99,12 @@ public static class UnsirUnlearner
             })
             {
                 watch.Restart();
-                var current = initializers.Count == 0 ? model : Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), initializers), model.Path);
-                var graph = TrainingGraphBuilder.Build(current, shapes, new TrainingGraphOptions
+                // Each phase starts from the arrays the last one left and updates them in place.
+                var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions
                 {
                     Optimizer = new OptimizerSettings { Kind = settings.Optimizer },
                     BatchNorm = bn,
+                    Weights = initializers,
                 });
                 using var trainer = new Trainer(graph, device);
                 var steps = epochs * ((items.Length + settings.BatchSize - 1) / settings.BatchSize);
@@ -120,7 +121,8 @@ public static class UnsirUnlearner
                 }
                 foreach (var (name, values) in trainer.ReadInitializers())
                     initializers[name] = values;
-                afterImpair ??= new Dictionary<string, float[]>(initializers);
+                // A copy: repair goes on updating the arrays.
+                afterImpair ??= initializers.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
                 timings[phase] += watch.Elapsed.TotalSeconds;
             }
             forgetAccuracy = forgetCheck.Length == 0 ? null : Accuracy(model, initializers, info, train, forgetCheck, device);
@@ -137,8 +139,7 @@ public static class UnsirUnlearner
     private static double Accuracy(Model model, Dictionary<string, float[]> weights, ClassifierInfo info, ILabeledDataset data,
         IReadOnlyList<int> indices, Device device)
     {
-        var trained = Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), weights), model.Path);
-        using var session = Evaluator.OpenSession(trained, device);
+        using var session = Evaluator.OpenSession(model, device, weights);
         var predictions = Evaluator.Predict(session, info, data, Evaluator.DefaultBatchSize, indices);
         return predictions.Where((p, i) => p == data.Labels[indices[i]]).Count() / (double)indices.Count;
     }
