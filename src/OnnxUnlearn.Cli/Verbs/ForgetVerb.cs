@@ -144,10 +144,10 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             result = UnsirUnlearner.Run(trainable.Model, trainable.Info, trainable.Shapes, data, [.. forget], settings, device, reporter);
         var afterImpair = Measure(result.AfterImpair);
 
-        var proto = ModelExporter.WithInitializers(ModelFile.LoadProto(Model), result.Initializers);
+        var export = ModelExporter.ForExport(ModelFile.LoadProto(Model), result.Initializers);
         var hyperparameters = Hyperparameters(settings, forget.Count);
         var inputSha = ModelExporter.Sha256(Model);
-        ModelExporter.SetMetadata(proto, new Dictionary<string, string>
+        ModelExporter.SetMetadata(export.Proto, new Dictionary<string, string>
         {
             ["version"] = ModelExporter.ToolVersion,
             ["job"] = "forget",
@@ -158,7 +158,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["source_sha256"] = inputSha,
             ["preprocess"] = inputs.DataOptions.Preprocessing.ToMetadata(),
         });
-        var outputSha = ModelExporter.Write(proto, Model, Out);
+        var outputSha = ModelExporter.Write(export, Model, Out);
         var after = Measure(result.Initializers);
         var miaBefore = Attack(model, info);
         var miaAfter = Attack(model, info, result.Initializers);

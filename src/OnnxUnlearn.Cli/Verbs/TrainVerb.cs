@@ -121,8 +121,8 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
             foreach (var (name, values) in start)
                 trained.TryAdd(name, values);
 
-        var proto = ModelExporter.WithInitializers(ModelFile.LoadProto(Model), trained);
-        ModelExporter.SetMetadata(proto, new Dictionary<string, string>
+        var export = ModelExporter.ForExport(ModelFile.LoadProto(Model), trained);
+        ModelExporter.SetMetadata(export.Proto, new Dictionary<string, string>
         {
             ["version"] = ModelExporter.ToolVersion,
             ["job"] = Reinit ? "train --reinit" : "train",
@@ -134,7 +134,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
             ["source_sha256"] = ModelExporter.Sha256(Model),
             ["preprocess"] = inputs.DataOptions.Preprocessing.ToMetadata(),
         });
-        var outputSha = ModelExporter.Write(proto, Model, Out);
+        var outputSha = ModelExporter.Write(export, Model, Out);
 
         var report = new JsonObject
         {
@@ -146,7 +146,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
         };
         if (test is not null)
         {
-            var accuracy = Evaluator.Evaluate(Ir.Model.FromProto(proto, Out), info, test, device, Evaluator.DefaultBatchSize,
+            var accuracy = Evaluator.Evaluate(ModelFile.Load(Out), info, test, device, Evaluator.DefaultBatchSize,
                 excluded.Count > 0 ? excluded : null);
             report["test"] = JsonOutput.Accuracy(accuracy);
             progress.Info($"test accuracy {Format.Percent(accuracy.Accuracy)}" +

@@ -10,21 +10,27 @@ namespace OnnxUnlearn.Serialization;
 /// external data file beside the model. Tensors that were external in the source keep their offsets,
 /// in a file renamed after the output (the source's data file is never written). A tensor marked
 /// external whose raw_data is non-empty carries new content for its slot (how export hands over
-/// trained weights without changing the layout).
+/// trained weights without changing the layout); so does a tensor named in the values handed to
+/// <see cref="Plan"/>, whose bytes are then encoded from the array while the file is written.
 /// </summary>
 internal sealed class ExternalLayout
 {
     public required ModelProto Rewritten { get; init; }
 
     /// <summary>Data file path → tensors with their bytes and offsets.</summary>
-    public required Dictionary<string, List<(TensorProto Tensor, ReadOnlyMemory<byte> Data, long Offset)>> Files { get; init; }
+    public required Dictionary<string, List<(TensorProto Tensor, TensorBytes Data, long Offset)>> Files { get; init; }
 
-    public static ExternalLayout Plan(ModelProto source, string outputPath, long threshold, int minTensorBytes, string? sourceDirectory = null)
+    /// <param name="values">Float values for tensors that are written from arrays, in their own element
+    /// type: external ones keep their slot; inline ones (left without raw_data: too large for a protobuf
+    /// field) go to a new data file with the other large initializers.</param>
+    public static ExternalLayout Plan(ModelProto source, string outputPath, long threshold, int minTensorBytes, string? sourceDirectory = null,
+        IReadOnlyDictionary<string, float[]>? values = null)
     {
         var proto = source.Clone();
         var folder = Path.GetDirectoryName(Path.GetFullPath(outputPath))!;
         var stem = Path.GetFileName(outputPath);
-        var files = new Dictionary<string, List<(TensorProto, ReadOnlyMemory<byte>, long)>>();
+        var files = new Dictionary<string, List<(TensorProto, TensorBytes, long)>>();
+        values ??= new Dictionary<string, float[]>();
         var initializers = proto.Graph.Initializer;
 
         var locations = initializers.Where(IsExternal).Select(t => ExternalDataInfo.Of(t).Location).Distinct().ToList();
@@ -41,21 +47,24 @@ internal sealed class ExternalLayout
         foreach (var tensor in initializers.Where(IsExternal))
         {
             var (location, offset, _) = ExternalDataInfo.Of(tensor);
-            ReadOnlyMemory<byte> data = tensor.RawData.Length > 0
-                ? tensor.RawData.Memory
-                : new TensorData(tensor, sourceDirectory ?? folder).RawBytes(checked((int)ExpectedBytes(tensor))).ToArray();
+            var data = values.TryGetValue(tensor.Name, out var array) ? FromValues(tensor, array, ExpectedBytes(tensor))
+                : tensor.RawData.Length > 0 ? TensorBytes.Of(tensor.RawData.Memory)
+                : TensorBytes.Of(new TensorData(tensor, sourceDirectory ?? folder).RawBytes(checked((int)ExpectedBytes(tensor))).ToArray());
             tensor.RawData = ByteString.Empty;
             SetExternal(tensor, renamed[location], offset, data.Length);
             Add(files, Path.Combine(folder, renamed[location]), tensor, data, offset);
         }
 
-        if (locations.Count == 0 && proto.CalculateSize() > threshold)
+        var inline = initializers.Where(t => !IsExternal(t) && values.ContainsKey(t.Name)).ToList();
+        if (inline.Count > 0 && locations.Count > 0)
+            throw new InvalidOperationException($"initializer '{inline[0].Name}' is too large to write inline and the model already has external data; not supported");
+        if (locations.Count == 0 && proto.CalculateSize() + inline.Sum(t => TensorBytes.ByteCount((TensorProto.Types.DataType)t.DataType, values[t.Name].LongLength)) > threshold)
         {
             var name = stem + ".data";
             long offset = 0;
-            foreach (var tensor in initializers.Where(t => t.RawData.Length >= minTensorBytes))
+            foreach (var tensor in initializers.Where(t => t.RawData.Length >= minTensorBytes || inline.Contains(t)))
             {
-                var data = tensor.RawData.Memory;
+                var data = inline.Contains(tensor) ? FromValues(tensor, values[tensor.Name], ExpectedBytes(tensor)) : TensorBytes.Of(tensor.RawData.Memory);
                 tensor.RawData = ByteString.Empty;
                 SetExternal(tensor, name, offset, data.Length);
                 Add(files, Path.Combine(folder, name), tensor, data, offset);
@@ -65,11 +74,22 @@ internal sealed class ExternalLayout
         return new ExternalLayout { Rewritten = proto, Files = files };
     }
 
+    private static TensorBytes FromValues(TensorProto tensor, float[] values, long expectedBytes)
+    {
+        var type = (TensorProto.Types.DataType)tensor.DataType;
+        if (!TensorBytes.CanEncode(type))
+            throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
+        var data = TensorBytes.Of(values, type);
+        if (data.Length != expectedBytes)
+            throw new InvalidOperationException($"initializer '{tensor.Name}': {values.LongLength} values make {data.Length} bytes of {type}; its shape needs {expectedBytes}");
+        return data;
+    }
+
     private static bool IsExternal(TensorProto t) => t.DataLocation == TensorProto.Types.DataLocation.External;
 
     private static long ExpectedBytes(TensorProto t)
     {
-        var (_, _, length) = ExternalDataInfo.Of(t);
+        var length = IsExternal(t) ? ExternalDataInfo.Of(t).Length : null;
         return length ?? t.Dims.Aggregate(1L, (a, b) => a * b) * ElementSize((TensorProto.Types.DataType)t.DataType);
     }
 
@@ -90,7 +110,7 @@ internal sealed class ExternalLayout
         tensor.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = length.ToString(CultureInfo.InvariantCulture) });
     }
 
-    private static void Add(Dictionary<string, List<(TensorProto, ReadOnlyMemory<byte>, long)>> files, string path, TensorProto tensor, ReadOnlyMemory<byte> data, long offset)
+    private static void Add(Dictionary<string, List<(TensorProto, TensorBytes, long)>> files, string path, TensorProto tensor, TensorBytes data, long offset)
     {
         if (!files.TryGetValue(path, out var list))
             files[path] = list = [];

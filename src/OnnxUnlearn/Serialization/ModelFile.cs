@@ -51,9 +51,22 @@ public static class ModelFile
     /// (the source model's folder); a model too large for one protobuf
     /// gets its large initializers moved to external data. Returns the files written.
     /// </summary>
-    public static IReadOnlyList<string> Save(ModelProto proto, string path, string? sourceDirectory = null)
+    public static IReadOnlyList<string> Save(ModelProto proto, string path, string? sourceDirectory = null) =>
+        Save(proto, path, sourceDirectory, null);
+
+    /// <summary>
+    /// <see cref="Save(ModelProto, string, string?)"/>, with the values of the initializers named in
+    /// <paramref name="values"/> written from those arrays (in each tensor's element type) into the
+    /// external data file, piece by piece: for tensors external in the source, or too large for a
+    /// protobuf field (left without raw_data in <paramref name="proto"/>).
+    /// </summary>
+    public static IReadOnlyList<string> Save(ModelProto proto, string path, string? sourceDirectory, IReadOnlyDictionary<string, float[]>? values) =>
+        Save(proto, path, sourceDirectory, values, TensorBytes.PieceElements);
+
+    /// <summary>As above; <paramref name="pieceElements"/> sets the piece size (tests write a tensor in several).</summary>
+    internal static IReadOnlyList<string> Save(ModelProto proto, string path, string? sourceDirectory, IReadOnlyDictionary<string, float[]>? values, int pieceElements)
     {
-        var external = ExternalLayout.Plan(proto, path, ExternalDataThreshold, ExternalTensorMinBytes, sourceDirectory);
+        var external = ExternalLayout.Plan(proto, path, ExternalDataThreshold, ExternalTensorMinBytes, sourceDirectory, values);
         using var files = new AtomicFiles();
         foreach (var (file, tensors) in external.Files)
         {
@@ -61,7 +74,7 @@ public static class ModelFile
             foreach (var (tensor, data, offset) in tensors)
             {
                 stream.Seek(offset, SeekOrigin.Begin);
-                stream.Write(data.Span);
+                data.WriteTo(stream, pieceElements);
             }
             stream.Flush(flushToDisk: true);
         }

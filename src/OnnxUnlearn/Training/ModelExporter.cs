@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using OnnxUnlearn.Onnx;
@@ -16,7 +15,10 @@ public static class ModelExporter
 {
     public const string MetadataPrefix = "onnx_unlearn.";
 
-    /// <summary>A copy of <paramref name="original"/> with the given initializers replaced.</summary>
+    /// <summary>
+    /// A copy of <paramref name="original"/> with the given initializers replaced, all in memory (raw_data):
+    /// for models that are run or compared. To write a file, use <see cref="ForExport"/>.
+    /// </summary>
     public static ModelProto WithInitializers(ModelProto original, IReadOnlyDictionary<string, float[]> values)
     {
         var proto = original.Clone();
@@ -27,21 +29,51 @@ public static class ModelExporter
         return proto;
     }
 
+    /// <summary>
+    /// <paramref name="original"/> with the given initializers replaced, ready for <see cref="Write(ExportModel, string, string)"/>:
+    /// inline tensors get raw_data as in <see cref="WithInitializers"/>; tensors external in the source,
+    /// and any too large for a protobuf field, keep only a reference to their array, whose values are
+    /// written straight into the output's data file (same offsets) and never become a ByteString.
+    /// </summary>
+    public static ExportModel ForExport(ModelProto original, IReadOnlyDictionary<string, float[]> values)
+    {
+        var proto = original.Clone();
+        var streamed = new Dictionary<string, float[]>();
+        foreach (var tensor in proto.Graph.Initializer)
+        {
+            if (!values.TryGetValue(tensor.Name, out var data))
+                continue;
+            var type = (DataType)tensor.DataType;
+            if (tensor.DataLocation == TensorProto.Types.DataLocation.External
+                || TensorBytes.CanEncode(type) && TensorBytes.ByteCount(type, data.LongLength) >= ModelFile.ExternalDataThreshold)
+            {
+                if (!TensorBytes.CanEncode(type))
+                    throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
+                tensor.RawData = ByteString.Empty;
+                streamed[tensor.Name] = data;
+            }
+            else
+                SetValues(tensor, data);
+        }
+        return new ExportModel(proto, streamed);
+    }
+
     /// <summary>Puts <paramref name="data"/> into the tensor's raw_data, in its own element type.</summary>
     public static void SetValues(TensorProto tensor, float[] data)
     {
-        var bytes = (DataType)tensor.DataType switch
-        {
-            DataType.Float => ByteString.CopyFrom(MemoryMarshal.AsBytes(data.AsSpan())),
-            DataType.Float16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (Half)v).AsSpan())),
-            DataType.Double => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (double)v).AsSpan())),
-            DataType.Bfloat16 => ByteString.CopyFrom(MemoryMarshal.AsBytes(Array.ConvertAll(data, v => (ushort)(BitConverter.SingleToInt32Bits(v) >> 16)).AsSpan())),
-            var other => throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {other}; cannot write trained values"),
-        };
+        var type = (DataType)tensor.DataType;
+        if (!TensorBytes.CanEncode(type))
+            throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
+        var length = TensorBytes.ByteCount(type, data.LongLength);
+        if (length > int.MaxValue)
+            throw new InvalidOperationException($"initializer '{tensor.Name}' needs {length} bytes, more than a protobuf field holds; write the model with ModelExporter.ForExport");
+        var bytes = new byte[length];
+        TensorBytes.Encode(data, type, bytes);
         tensor.FloatData.Clear();
         tensor.DoubleData.Clear();
         tensor.Int32Data.Clear();
-        tensor.RawData = bytes;
+        // The array is not shared: wrapping it saves a copy.
+        tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
     }
 
     /// <summary>Adds or replaces metadata entries (keys get the <see cref="MetadataPrefix"/>).</summary>
@@ -66,14 +98,25 @@ public static class ModelExporter
     /// Writes the model atomically to <paramref name="outputPath"/> (never over the source), with
     /// external data beside it where the source had it. Returns the SHA-256 of the written model file.
     /// </summary>
-    public static string Write(ModelProto proto, string sourcePath, string outputPath)
+    public static string Write(ModelProto proto, string sourcePath, string outputPath) =>
+        Write(new ExportModel(proto, new Dictionary<string, float[]>()), sourcePath, outputPath);
+
+    /// <summary>As above, for a model from <see cref="ForExport"/>: its streamed values go straight to the data file.</summary>
+    public static string Write(ExportModel model, string sourcePath, string outputPath)
     {
         if (Path.GetFullPath(sourcePath) == Path.GetFullPath(outputPath))
             throw new UserInputException($"--out '{outputPath}' is the input model; choose another path (the input is never modified)");
-        ModelFile.Save(proto, outputPath, Path.GetDirectoryName(Path.GetFullPath(sourcePath)));
+        ModelFile.Save(model.Proto, outputPath, Path.GetDirectoryName(Path.GetFullPath(sourcePath)), model.Streamed);
         return Sha256(outputPath);
     }
 
     public static string ToolVersion =>
         typeof(ModelExporter).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 }
+
+/// <summary>
+/// A model ready to write: the proto (metadata may still be added to it), and the trained values that
+/// <see cref="ModelFile.Save(ModelProto, string, string?, IReadOnlyDictionary{string, float[]}?)"/> writes
+/// from their arrays into the external data file. The arrays are read, not copied: keep them unchanged until written.
+/// </summary>
+public sealed record ExportModel(ModelProto Proto, IReadOnlyDictionary<string, float[]> Streamed);
