@@ -58,7 +58,8 @@ internal sealed class ExternalLayout
         var inline = initializers.Where(t => !IsExternal(t) && values.ContainsKey(t.Name)).ToList();
         if (inline.Count > 0 && locations.Count > 0)
             throw new InvalidOperationException($"initializer '{inline[0].Name}' is too large to write inline and the model already has external data; not supported");
-        if (locations.Count == 0 && proto.CalculateSize() + inline.Sum(t => TensorBytes.ByteCount((TensorProto.Types.DataType)t.DataType, values[t.Name].LongLength)) > threshold)
+        // Values for an inline tensor mean it is too large for a protobuf field: the model gets a data file.
+        if (locations.Count == 0 && (inline.Count > 0 || proto.CalculateSize() > threshold))
         {
             var name = stem + ".data";
             long offset = 0;

@@ -129,7 +129,7 @@ public sealed class StreamedExternalDataTests
     }
 
     /// <summary>An inline tensor handed over as values (too large for a protobuf field) goes to a new
-    /// data file with the model's other large initializers, written from its array.</summary>
+    /// data file with the model's other large initializers, written from its array, whatever the model's size.</summary>
     [Test]
     public void InlineTensorGivenAsValuesIsPlannedExternal()
     {
@@ -137,7 +137,7 @@ public sealed class StreamedExternalDataTests
         var fc1 = proto.Graph.Initializer.Single(t => t.Name == "fc1.weight");
         var values = Values(fc1.RawData.Length / 4, seed: 5);
         fc1.RawData = Google.Protobuf.ByteString.Empty;
-        var layout = ExternalLayout.Plan(proto, _dir["big.onnx"], threshold: 1000, minTensorBytes: 256, values: new Dictionary<string, float[]> { ["fc1.weight"] = values });
+        var layout = ExternalLayout.Plan(proto, _dir["big.onnx"], ModelFile.ExternalDataThreshold, minTensorBytes: 256, values: new Dictionary<string, float[]> { ["fc1.weight"] = values });
 
         var entry = layout.Files.Values.Single().Single(e => e.Tensor.Name == "fc1.weight");
         Assert.That(entry.Tensor.DataLocation, Is.EqualTo(TensorProto.Types.DataLocation.External));
