@@ -120,7 +120,18 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>A copy of a state tensor's current value.</summary>
-    public float[] Read(string stateName) => ReadState(s => s.Name == stateName).Single().Value;
+    public float[] Read(string stateName)
+    {
+        for (var i = 0; i < _graph.State.Count; i++)
+        {
+            if (_graph.State[i].Name != stateName) continue;
+            if (_transfer is null) return (float[])_currentData![i].Clone();
+            var host = _graph.State.Select(s => new float[s.InitialValue.LongLength]).ToArray();
+            CopyToHost(host);
+            return host[i];
+        }
+        throw new KeyNotFoundException($"no state tensor '{stateName}'");
+    }
 
     /// <summary>
     /// Current values of every state tensor that maps to a model initializer, by initializer name:
@@ -132,15 +143,7 @@ public sealed class Trainer : IDisposable
     {
         if (_transfer is not null)
         {
-            var host = _graph.State.Select(s => OrtValue.CreateTensorValueFromMemory(s.InitialValue, s.Dims)).ToArray();
-            try
-            {
-                _transfer.Copy(_current, host);
-            }
-            finally
-            {
-                foreach (var value in host) value.Dispose();
-            }
+            CopyToHost([.. _graph.State.Select(s => s.InitialValue)]);
         }
         else
         {
@@ -152,21 +155,18 @@ public sealed class Trainer : IDisposable
         return _graph.State.Where(s => s.Initializer is not null).ToDictionary(s => s.Initializer!, s => s.InitialValue);
     }
 
-    private IEnumerable<KeyValuePair<StateTensor, float[]>> ReadState(Func<StateTensor, bool> wanted)
+    /// <summary>Copies the current device state into host arrays, one per state tensor.</summary>
+    private void CopyToHost(float[][] destinations)
     {
-        var host = _current;
-        if (_transfer is not null)
+        var host = _graph.State.Select((s, i) => OrtValue.CreateTensorValueFromMemory(destinations[i], s.Dims)).ToArray();
+        try
         {
-            host = _graph.State.Select(s => Allocate(OrtAllocator.DefaultInstance, s.Dims)).ToArray();
-            _transfer.Copy(_current, host);
+            _transfer!.Copy(_current, host);
         }
-        var values = _graph.State.Select((s, i) => (s, i)).Where(p => wanted(p.s))
-            .Select(p => KeyValuePair.Create(p.s, host[p.i].GetTensorDataAsSpan<float>().ToArray())).ToList();
-        if (values.Count == 0)
-            throw new KeyNotFoundException("no such state tensor");
-        if (_transfer is not null)
+        finally
+        {
             foreach (var value in host) value.Dispose();
-        return values;
+        }
     }
 
     private static OrtValue Allocate(OrtAllocator allocator, long[] dims) =>

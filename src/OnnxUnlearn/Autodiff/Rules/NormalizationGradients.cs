@@ -99,7 +99,8 @@ internal static class NormalizationGradients
     //   frozen statistics:  dX = γ·invstd·dY
     //   batch statistics (μ, σ² computed from X):  dX = γ·invstd/M · (M·dY − ΣdY − x̂·Σ(dY·x̂))
     //     = a·(dY − ΣdY/M) − (a·invstd²·Σ(dY·Xc)/M)·Xc,  a = γ·invstd
-    //   (per-channel coefficients times full-size tensors: five full-size operations in all)
+    //   (per-channel coefficients times full-size tensors: six full-size operations in all,
+    //   Xc included, against eight through x̂)
     private static void BatchNormalization(GradientContext c)
     {
         var x = c.I(0);
