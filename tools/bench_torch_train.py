@@ -31,19 +31,21 @@ def main():
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    model = sn.load_from_onnx(args.model).train()
+    dev = torch.device(args.device)
+    model = sn.load_from_onnx(args.model).train().to(dev)
     x, y = sn.load_npz(args.data)
-    x, y = sn.preprocess(x), torch.from_numpy(y.astype(np.int64))
+    x, y = sn.preprocess(x).to(dev), torch.from_numpy(y.astype(np.int64)).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(args.seed)
 
     def batches():
         while True:
-            perm = torch.randperm(len(x), generator=gen)
+            perm = torch.randperm(len(x), generator=gen).to(dev)
             for i in range(0, len(x) - args.batch + 1, args.batch):
                 yield perm[i:i + args.batch]
 
@@ -56,12 +58,15 @@ def main():
     it = batches()
     for _ in range(args.warmup):
         step(next(it))
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    sync()
     t0 = time.perf_counter()
     for _ in range(args.steps):
         step(next(it))
+    sync()
     seconds = time.perf_counter() - t0
     print(json.dumps(dict(images_per_second=args.steps * args.batch / seconds, steps=args.steps,
-                          batch=args.batch, seconds=seconds, torch=torch.__version__)))
+                          batch=args.batch, seconds=seconds, device=args.device, torch=torch.__version__)))
 
 
 if __name__ == "__main__":

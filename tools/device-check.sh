@@ -13,10 +13,13 @@
 #           max|dev - cpu| / max|cpu| per tensor <= GRAD_TOL (default 1e-2: TF32 convolutions)
 #   bn      (b) train --bn train on 512 samples: every BatchNorm running mean/var moved on the
 #           device, and agrees with the CPU run to BN_TOL (default 5e-2) of the CPU's update
+#   speed   training-step throughput of fmnist_cnn_bn at batch 256 on the device: ours (`train` with
+#           1 and 4 epochs on 10,240 samples, the difference timed, so start-up is left out) against
+#           PyTorch on the same device (tools/bench_torch_train.py), images/s and the ratio
 #   forget  (c) forget class 0 of models/fmnist_cnn_bn.onnx on the device, timed per phase
-#           (--max-rounds 1 and impair/repair rates 2e-3/1e-3, the work of the PyTorch run)
-#   torch   (d) the same UNSIR run in PyTorch on the same device (tools/unsir_torch_cuda.py); the
-#           ratio of the phase times, ours / PyTorch
+#           (default settings, --max-rounds 1: the work of the PyTorch run)
+#   torch   (d) the same UNSIR run in PyTorch on the same device (tools/unsir_torch_cuda.py) with
+#           the learning rates our run reports; the ratio of the phase times, ours / PyTorch
 #   resnet  (c, d) the same two on a CIFAR-size torchvision ResNet-18: RESNET_MODEL, RESNET_DATA and
 #           RESNET_TEST (preprocess cifar10) if set, else one made on the spot by
 #           tools/device_resnet18.py (random weights, synthetic data: times only). RESNET=0 skips it.
@@ -124,7 +127,7 @@ result env python "$([[ $pyv == python* ]] && echo PASS || echo FAIL)" "$pyv"
 
 COMMON=(--quiet)
 CPU_OPTS=(--device cpu --threads "$THREADS")
-DEV_OPTS=(--device "$DEV")
+DEV_OPTS=(--device "$DEV" --verbose)   # --verbose: a failure's log holds its stack trace
 [ "$DEV" = cpu ] && DEV_OPTS=(--device cpu --threads "$THREADS")
 FM=(--data models/fmnist_train.npz --preprocess fmnist)
 TEST=models/fmnist_test.npz
@@ -191,6 +194,34 @@ if afford 30; then
   fi
 else result bn fmnist_cnn_bn SKIP "budget"; fi
 
+# ---------------------------------------------------------------------------------------- speed
+echo; echo "== training-step throughput on $DEV: fmnist_cnn_bn, batch 256, ours against PyTorch"
+if afford 60; then
+  n=10240; e2=4; small && { n=1024; e2=2; }
+  $PY tools/device_compare.py subset models/fmnist_train.npz "$W/speed.npz" "$n" > "$LOGS/speed_subset.log" 2>&1
+  declare -A took=()
+  for e in 1 $e2; do
+    t=$(date +%s%N)
+    cli "speed_ours_e$e" "$(tlimit 90)" train --model models/fmnist_cnn_bn.onnx --data "$W/speed.npz" --preprocess fmnist \
+      --epochs "$e" --batch 256 --seed 0 --out "$W/speed_e$e.onnx" "${COMMON[@]}" "${DEV_OPTS[@]}" || took[$e]=failed
+    [ "${took[$e]:-}" = failed ] || took[$e]=$(( $(date +%s%N) - t ))
+  done
+  ours=""
+  if [ "${took[1]}" != failed ] && [ "${took[$e2]}" != failed ]; then
+    ours=$(awk -v n="$n" -v e="$((e2 - 1))" -v a="${took[1]}" -v b="${took[$e2]}" 'BEGIN { printf "%.0f", n * e / ((b - a) / 1e9) }')
+  fi
+  timeout -k 5 "$(tlimit 90)" $PY tools/bench_torch_train.py --device "$TORCH_DEV" --model models/fmnist_cnn_bn.onnx --data "$W/speed.npz" \
+    --batch 256 --steps $(( (e2 - 1) * n / 256 )) --threads "$( [ "$THREADS" = 0 ] && nproc || echo "$THREADS")" \
+    > "$W/speed_torch.json" 2> "$LOGS/speed_torch.log"
+  torch=$($PY -c 'import json, sys; print("%.0f" % json.load(open(sys.argv[1]))["images_per_second"])' "$W/speed_torch.json" 2>> "$LOGS/speed_torch.log")
+  if [ -z "$ours" ]; then result speed fmnist_cnn_bn FAIL "our train run failed: $(why speed_ours_e1) $(why "speed_ours_e$e2")"
+  elif [ -z "$torch" ]; then result speed fmnist_cnn_bn FAIL "ours $ours img/s; the PyTorch run failed: $(why speed_torch)"
+  else
+    printf '{"ours_images_per_second": %s, "torch_images_per_second": %s, "samples": %s, "epochs_timed": %s}\n' "$ours" "$torch" "$n" "$((e2 - 1))" > "$W/speed.json"
+    result speed fmnist_cnn_bn PASS "ours $ours img/s, PyTorch $torch img/s, ratio $(awk -v a="$ours" -v b="$torch" 'BEGIN { printf "%.2f", a / b }') (batch 256, $n samples x $((e2 - 1)) epochs)"
+  fi
+else result speed fmnist_cnn_bn SKIP "budget"; fi
+
 # --------------------------------------------------------------------------------- forget + torch
 # forget_and_torch TAG MODEL DATA TEST PRESET FORGET_LIMIT TORCH_LIMIT, with the size options of
 # both runs in OURS_SIZES and TORCH_SIZES (empty: the defaults) and TORCH_SKIP (a reason, or empty).
@@ -200,7 +231,7 @@ forget_and_torch() {
   if ! afford 30; then result forget "$tag" SKIP "budget"; result torch "$tag" SKIP "budget"; return; fi
   wall0=$(date +%s%N)
   cli "forget_$tag" "$(tlimit "$flimit")" forget --model "$model" --data "$data" --test "$test" --preprocess "$preset" \
-    --classes 0 --seed 0 --max-rounds 1 --impair-lr 0.002 --repair-lr 0.001 "${OURS_SIZES[@]}" \
+    --classes 0 --seed 0 --max-rounds 1 "${OURS_SIZES[@]}" \
     --out "$W/forget_$tag.onnx" --report "$W/forget_${tag}_report.json" "${DEV_OPTS[@]}"; r=$?
   wall=$(( ($(date +%s%N) - wall0) / 1000000 ))
   if [ $r = 0 ] && [ -f "$W/forget_${tag}_report.json" ]; then
@@ -221,10 +252,13 @@ EOF
 
   if [ "${TORCH_SKIP:-}" != "" ]; then result torch "$tag" SKIP "$TORCH_SKIP"; return; fi
   if ! afford 20; then result torch "$tag" SKIP "budget"; return; fi
-  local tl; tl=$(tlimit "$tlim")
+  local tl rates; tl=$(tlimit "$tlim")
+  # The learning rates our run used (its defaults depend on the model), else the defaults for BN models.
+  rates=$($PY -c 'import json, sys; h = json.load(open(sys.argv[1]))["hyperparameters"]; print(h["impair_lr"], h["repair_lr"])' \
+    "$W/forget_${tag}_report.json" 2>/dev/null || echo 0.004 0.001)
   echo "\$ $PY tools/unsir_torch_cuda.py --device $TORCH_DEV --model $model ..." > "$LOGS/torch_$tag.log"
   timeout -k 5 "$tl" $PY tools/unsir_torch_cuda.py --device "$TORCH_DEV" --model "$model" --data "$data" --test "$test" \
-    --classes 0 --seed 0 --impair-lr 0.002 --repair-lr 0.001 --threads "$( [ "$THREADS" = 0 ] && nproc || echo "$THREADS")" \
+    --classes 0 --seed 0 --impair-lr "${rates% *}" --repair-lr "${rates#* }" --threads "$( [ "$THREADS" = 0 ] && nproc || echo "$THREADS")" \
     "${TORCH_SIZES[@]}" --json > "$W/torch_${tag}.json" 2>> "$LOGS/torch_$tag.log"; r=$?
   [ $r = 124 ] && echo "(timed out after $tl s)" >> "$LOGS/torch_$tag.log"
   if [ $r = 0 ] && [ -s "$W/torch_${tag}.json" ]; then

@@ -13,7 +13,9 @@
 # (tools/device-unpack.sh reassembles them in /tmp/onnx-unlearn-gpu; see its header.)
 #
 # Environment: SRC (default bin/gpu), DEST (.device), CHUNK_MIB (default: what the 64 MiB per call
-# leaves beside the working tree, at most 55), XZ_LEVEL (default -9), LIMIT_MIB (64).
+# leaves beside the working tree, at most 55), XZ_LEVEL (default -9), LIMIT_MIB (64),
+# CUDA_ARCHS (e.g. "90" for H100/H200: keep only these GPU generations' code in the CUDA provider,
+# tools/prune_fatbin.py; 195 MiB packed becomes 68 MiB; default: all).
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
 
@@ -56,14 +58,21 @@ exclude=(libonnxruntime_providers_tensorrt.so createdump libmscordaccore.so libm
 mkdir -p "$stage/gpu"
 (cd "$SRC" && find . -maxdepth 1 -type f) | sed 's|^\./||' | sort | while read -r f; do
   skip=0; for x in "${exclude[@]}"; do [ "$f" = "$x" ] && skip=1; done
-  [ $skip = 1 ] || ln "$SRC/$f" "$stage/gpu/$f" 2>/dev/null || cp -p "$SRC/$f" "$stage/gpu/$f"
+  [ $skip = 1 ] && continue
+  if [ "$f" = libonnxruntime_providers_cuda.so ] && [ -n "${CUDA_ARCHS:-}" ]; then
+    keep=(); for a in $CUDA_ARCHS; do keep+=(--keep "$a"); done
+    python3 tools/prune_fatbin.py "$SRC/$f" "$stage/gpu/$f" "${keep[@]}"
+    chmod +x "$stage/gpu/$f"
+  else
+    ln "$SRC/$f" "$stage/gpu/$f" 2>/dev/null || cp -p "$SRC/$f" "$stage/gpu/$f"
+  fi
 done
 [ -z "$(cd "$SRC" && find . -mindepth 1 -type d)" ] || (cd "$SRC" && find . -mindepth 1 -type d) | while read -r d; do
   mkdir -p "$stage/gpu/$d"; cp -pr "$SRC/$d/." "$stage/gpu/$d/"; done
 (cd "$stage/gpu" && find . -type f ! -name SHA256SUMS -print0 | sort -z | xargs -0 sha256sum > SHA256SUMS)
 raw=$(du -sb "$stage/gpu" | cut -f1)
 
-echo "device-pack: packing $SRC ($((raw / MIB)) MiB; left out: ${exclude[*]}) with xz $XZ_LEVEL ..." >&2
+echo "device-pack: packing $SRC ($((raw / MIB)) MiB; left out: ${exclude[*]}; GPU code: sm_${CUDA_ARCHS:-all}) with xz $XZ_LEVEL ..." >&2
 start=$(date +%s)
 tar -C "$stage" --owner=0 --group=0 --numeric-owner -cf - gpu | xz "$XZ_LEVEL" -T0 -c > "$DEST/gpu.tar.xz"
 size=$(stat -c %s "$DEST/gpu.tar.xz")
@@ -73,7 +82,7 @@ n=$(ls "$DEST"/gpu.tar.xz.[0-9][0-9] | wc -l)
 rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src 2>/dev/null || echo "+dirty-src")
 {
   echo "# onnx-unlearn GPU build packed by tools/device-pack.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $rev"
-  echo "# chunks $n; archive $size bytes; unpacked $raw bytes; format tar.xz"
+  echo "# chunks $n; archive $size bytes; unpacked $raw bytes; format tar.xz; GPU code sm_${CUDA_ARCHS:-all}"
   (cd "$DEST" && sha256sum gpu.tar.xz gpu.tar.xz.[0-9][0-9])
 } > "$DEST/MANIFEST"
 rm -f "$DEST/gpu.tar.xz"   # only the chunks travel; the device rebuilds the archive from them

@@ -22,13 +22,19 @@ public abstract class CommonOptions
     [Option("device", Default = "cpu", HelpText = "Where to run: cpu, cuda or cuda:N (CUDA needs the GPU build, 'make build-gpu').")]
     public string Device { get; set; } = "cpu";
 
+    [Option("tf32", HelpText = "On CUDA, let matrix products and convolutions use TF32: faster on Ampere and newer GPUs, about 1e-3 relative error per product (default: full float32).")]
+    public bool Tf32 { get; set; }
+
     /// <summary>The device to run on, with the thread count.</summary>
     /// <exception cref="UserInputException">A bad --device or --threads value.</exception>
     public Device ResolveDevice()
     {
         if (Threads < 0)
             throw new UserInputException($"--threads {Threads}: expected 0 (ONNX Runtime's default) or a positive number");
-        return Runtime.Device.Parse(Device, Threads);
+        var device = Runtime.Device.Parse(Device, Threads);
+        if (Tf32 && !device.IsCuda)
+            throw new UserInputException($"--tf32: only CUDA devices have TF32; drop it or add --device cuda");
+        return device with { Tf32 = Tf32 };
     }
 
     /// <summary>Progress and info lines on stderr, silenced by --quiet.</summary>

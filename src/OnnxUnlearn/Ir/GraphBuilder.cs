@@ -105,6 +105,12 @@ public sealed class GraphBuilder(Graph graph, int opset, string prefix)
     /// <summary>Concat along an axis.</summary>
     public Value Concat(long axis, params Value[] parts) => Op("Concat", parts, Attr.Int("axis", axis));
 
+    /// <summary>Splits along an axis into parts of the given sizes.</summary>
+    public IReadOnlyList<Value> Split(Value x, long axis, long[] sizes) =>
+        Opset >= 13
+            ? OpMulti("Split", [x, Ints(sizes)], sizes.Length, Attr.Int("axis", axis))
+            : OpMulti("Split", [x], sizes.Length, Attr.Int("axis", axis), Attr.Ints("split", sizes));
+
     /// <summary>A float tensor of zeros shaped like <paramref name="like"/>.</summary>
     public Value ZerosLike(Value like) =>
         Op("ConstantOfShape", [Shape(like)], Attr.Tensor("value", TensorData.FromFloats("zero", [1], [0f]).Proto));

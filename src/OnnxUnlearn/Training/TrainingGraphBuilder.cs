@@ -77,22 +77,34 @@ public static class TrainingGraphBuilder
 
         b.Prefix = "optimizer";
         var optimizer = options.Optimizer;
-        var parameters = d.Gradients.Keys.ToList();
-        var clipped = optimizer.Clip(b, [.. parameters.Select(p => d.Gradients[p])]);
-        var stepInputs = optimizer.EmitStepInputs(b, learningRate, step);
         var isNoise = options.Objective is Objective.NoiseMaximization;
-        for (var i = 0; i < parameters.Count; i++)
+        long[] Dims(Value parameter) => options.Objective is Objective.NoiseMaximization n
+            ? [n.BatchSize, .. d.Info.Input.SampleDims.Select(x => (long)x)]
+            : shapes[parameter.Name].Dims;
+        var buckets = Buckets(d.Gradients.Keys.ToList(), p => Dims(p).Aggregate(1L, (x, y) => x * y));
+        // One flat gradient per bucket of several parameters (their gradients concatenated), else the
+        // parameter's own; clipping sees all of them at once.
+        var gradients = optimizer.Clip(b, [.. buckets.Select(bucket => bucket.Count == 1
+            ? d.Gradients[bucket[0]]
+            : b.Concat(0, [.. bucket.Select(p => b.Reshape(d.Gradients[p], b.Ints(-1)))]))]);
+        var stepInputs = optimizer.EmitStepInputs(b, learningRate, step);
+        for (var k = 0; k < buckets.Count; k++)
         {
-            var parameter = parameters[i];
-            var dims = options.Objective is Objective.NoiseMaximization n
-                ? [n.BatchSize, .. d.Info.Input.SampleDims.Select(x => (long)x)]
-                : shapes[parameter.Name].Dims;
-            var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{parameter.Name}.{slot}", TensorTypes.Float(dims))).ToArray();
-            var (updated, newSlots) = optimizer.EmitUpdate(b, parameter, clipped[i], slots, stepInputs);
-            var initial = isNoise ? new float[dims.Aggregate(1L, (x, y) => x * y)] : InitialValue(source.Graph[parameter.Name], options);
-            d.State.Add(Carry(b, parameter, updated, dims, StateKind.Parameter, isNoise ? null : parameter.Name, initial, d.Outputs));
+            var bucket = buckets[k];
+            var sizes = bucket.Select(p => Dims(p).Aggregate(1L, (x, y) => x * y)).ToArray();
+            var (slotName, slotDims) = bucket.Count == 1 ? (bucket[0].Name, Dims(bucket[0])) : ($"optimizer.bucket{k}", [sizes.Sum()]);
+            var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{slotName}.{slot}", TensorTypes.Float(slotDims))).ToArray();
+            var current = bucket.Count == 1 ? bucket[0] : b.Concat(0, [.. bucket.Select(p => b.Reshape(p, b.Ints(-1)))]);
+            var (updated, newSlots) = optimizer.EmitUpdate(b, current, gradients[k], slots, stepInputs);
+            var parts = bucket.Count == 1 ? [updated] : b.Split(updated, 0, sizes).Select((part, i) => b.Reshape(part, b.Ints(Dims(bucket[i])))).ToArray();
+            for (var i = 0; i < bucket.Count; i++)
+            {
+                var parameter = bucket[i];
+                var initial = isNoise ? new float[sizes[i]] : InitialValue(source.Graph[parameter.Name], options);
+                d.State.Add(Carry(b, parameter, parts[i], Dims(parameter), StateKind.Parameter, isNoise ? null : parameter.Name, initial, d.Outputs));
+            }
             for (var s = 0; s < slots.Length; s++)
-                d.State.Add(Carry(b, slots[s], newSlots[s], dims, StateKind.OptimizerState, null, new float[initial.Length], d.Outputs));
+                d.State.Add(Carry(b, slots[s], newSlots[s], slotDims, StateKind.OptimizerState, null, new float[sizes.Sum()], d.Outputs));
         }
         return d.Finish(source, options.Weights);
     }
@@ -238,6 +250,41 @@ public static class TrainingGraphBuilder
         var output = b.Graph.AddNode("Identity", [next], 1, null, $"state/{input.Name}", outputNames: [b.Graph.UniqueName(input.Name + ".next")]).Outputs[0];
         outputs.Add(output);
         return new StateTensor(input.Name, output.Name, dims, kind, initializer, initial);
+    }
+
+    /// <summary>Parameters of up to this many values in all share one flat optimizer update.</summary>
+    internal const long BucketValues = 1 << 20;
+
+    /// <summary>
+    /// Groups parameters, in order, into buckets of at most <see cref="BucketValues"/> values; a
+    /// larger parameter is a bucket of its own. A bucket of several is updated as one flat vector
+    /// (concatenated, updated, split): the optimizer is then a dozen nodes per bucket instead of per
+    /// parameter, which is what a step of a small model spends its time on on a GPU (each node is a
+    /// kernel launch), while the copies stay small next to the model's own work.
+    /// </summary>
+    internal static List<List<Value>> Buckets(List<Value> parameters, Func<Value, long> size)
+    {
+        var buckets = new List<List<Value>>();
+        var open = new List<Value>();
+        long openSize = 0;
+        foreach (var p in parameters)
+        {
+            var n = size(p);
+            if (n > BucketValues)
+            {
+                buckets.Add([p]);
+                continue;
+            }
+            if (openSize + n > BucketValues)
+            {
+                buckets.Add(open);
+                (open, openSize) = ([], 0);
+            }
+            open.Add(p);
+            openSize += n;
+        }
+        if (open.Count > 0) buckets.Add(open);
+        return buckets;
     }
 
     /// <summary>The array a state tensor starts from: the caller's current value of the initializer, else the model's (a fresh copy).</summary>

@@ -183,4 +183,8 @@ public sealed class BadInputTests
     [TestCase("--scale", "abc", "--scale")]
     public void BadValues(string flag, string value, string mention) =>
         AssertUserError(["eval", "--model", _model, "--data", _data, flag, value], mention);
+
+    [Test]
+    public void Tf32_without_a_cuda_device_is_refused() =>
+        AssertUserError(["eval", "--model", _model, "--data", _data, "--tf32"], "--tf32");
 }

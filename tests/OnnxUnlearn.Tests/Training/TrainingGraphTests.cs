@@ -137,6 +137,71 @@ public class TrainingGraphTests
         }
     }
 
+    /// <summary>
+    /// The parameters share one flat update (a bucket): two SGD steps with momentum, weight decay and
+    /// global-norm clipping give, for every parameter, what the per-parameter formulas give with the
+    /// gradients of <see cref="GradientComputer"/>; so the concatenation and the split keep each
+    /// parameter's values in place, and the clipping norm spans all of them.
+    /// </summary>
+    [Test]
+    public void Flat_update_of_a_bucket_matches_the_per_parameter_formulas()
+    {
+        var model = TestModels.TwoConvCnn();
+        var info = ClassifierInfo.Analyze(model, "small");
+        var shapes = ShapeProbe.Run(model, info);
+        const float lr = 0.05f, momentum = 0.9f, decay = 0.01f, maxNorm = 0.1f;
+        var options = new TrainingGraphOptions
+        {
+            BatchNorm = BatchNormMode.Frozen,
+            Optimizer = new OptimizerSettings { Kind = OptimizerKind.Sgd, Momentum = momentum, WeightDecay = decay, ClipNorm = maxNorm },
+        };
+        var graph = TrainingGraphBuilder.Build(model, shapes, options);
+        var parameters = graph.State.Where(s => s.Kind == StateKind.Parameter).Select(s => s.Initializer!).ToList();
+        Assert.That(parameters, Has.Count.GreaterThan(2));
+        Assert.That(graph.State.Where(s => s.Kind == StateKind.OptimizerState).Select(s => s.Name), Is.EqualTo(new[] { "optimizer.bucket0.momentum" }));
+
+        var current = parameters.ToDictionary(p => p, p => model.Graph[p].Initializer!.ToFloatArray());
+        var buffers = parameters.ToDictionary(p => p, p => new float[current[p].Length]);
+        using var trainer = new Trainer(graph, Device.Cpu(1));
+        for (var step = 0; step < 2; step++)
+        {
+            var (x, y) = TestModels.RandomBatch(4, 3, seed: 10 + step);
+            var g = GradientComputer.Compute(WithWeights(model, current), shapes, x, y, BatchNormMode.Frozen, withRespectToInput: false, Device.Cpu(1)).Gradients;
+            // clip_grad_norm_: factor = min(1, max_norm / (‖g‖ + 1e-6)) over all parameters, then g + wd·p
+            var norm = Math.Sqrt(parameters.Sum(p => g[p].Values.Sum(v => (double)v * v)));
+            var factor = Math.Min(1, maxNorm / (norm + 1e-6));
+            Assert.That(factor, Is.LessThan(1), "the clipping is active");
+            foreach (var p in parameters)
+                for (var i = 0; i < current[p].Length; i++)
+                {
+                    var gi = g[p].Values[i] * factor + decay * current[p][i];
+                    buffers[p][i] = (float)(momentum * buffers[p][i] + gi);
+                    current[p][i] -= lr * buffers[p][i];
+                }
+            trainer.Step(x, y, 4, [1, 8, 8], lr, "check");
+        }
+        foreach (var p in parameters)
+            Assert.That(trainer.Read(p), Is.EqualTo(current[p]).Within(1e-5), p);
+    }
+
+    [Test]
+    public void Parameters_are_bucketed_in_order_with_large_ones_alone()
+    {
+        var values = new[] { 10L, TrainingGraphBuilder.BucketValues - 20, 20, TrainingGraphBuilder.BucketValues + 1, 3 };
+        var parameters = values.Select((n, i) => new Value($"p{i}")).ToList();
+        var size = parameters.Zip(values).ToDictionary(p => p.First, p => p.Second);
+        var buckets = TrainingGraphBuilder.Buckets(parameters, v => size[v]);
+        Assert.That(buckets.Select(b => string.Join(",", b.Select(v => v.Name))), Is.EqualTo(new[] { "p0,p1", "p3", "p2,p4" }));
+    }
+
+    private static Model WithWeights(Model model, Dictionary<string, float[]> weights)
+    {
+        var proto = model.ToProto();
+        foreach (var t in proto.Graph.Initializer.Where(t => weights.ContainsKey(t.Name)))
+            ModelExporter.SetValues(t, weights[t.Name]);
+        return Model.FromProto(proto, model.Path);
+    }
+
     /// <summary>Runs the model and returns the output of the first node named <paramref name="nodePrefix"/>*.</summary>
     private static float[] RunPrefix(Model model, float[] x, int n, string nodePrefix)
     {

@@ -1,4 +1,5 @@
 using OnnxUnlearn.Ir;
+using OnnxUnlearn.Onnx;
 
 namespace OnnxUnlearn.Autodiff.Rules;
 
@@ -8,11 +9,12 @@ internal static class ActivationGradients
 {
     public static void Register(GradientRegistry r)
     {
-        // dX = dY where Y > 0, else 0
+        // dX = dY · [Y > 0]  (the mask cast to float and multiplied: ONNX Runtime's CPU Where takes
+        // over twice as long as Cast + Mul on a full activation)
         r.Add("Relu", c =>
         {
-            var zero = c.B.Scalar(0);
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.O(0), zero), c.GO(0)!, zero));
+            var mask = c.B.Cast(c.B.Op("Greater", c.O(0), c.B.Scalar(0)), TensorProto.Types.DataType.Float);
+            c.SetGI(0, c.B.Mul(c.GO(0)!, mask));
         });
         // dX = dY·Y·(1 − Y)
         r.Add("Sigmoid", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Mul(c.O(0), c.B.Sub(c.B.Scalar(1), c.O(0))))));

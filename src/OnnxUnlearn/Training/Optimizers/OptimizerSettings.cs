@@ -6,7 +6,7 @@ public enum OptimizerKind { Sgd, Adam, AdamW }
 
 /// <summary>
 /// An optimizer with PyTorch's semantics (torch.optim.SGD, Adam, AdamW), emitted as plain ONNX math
-/// per parameter. The learning rate and the step count t (1-based) are graph inputs, so schedules
+/// on one tensor: a parameter, or a flat bucket of several (TrainingGraphBuilder). The learning rate and the step count t (1-based) are graph inputs, so schedules
 /// need no rebuild. Optional gradient clipping by value and by global norm (as clip_grad_norm_).
 /// </summary>
 public sealed record OptimizerSettings
