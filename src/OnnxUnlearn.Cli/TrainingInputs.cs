@@ -30,8 +30,7 @@ public sealed class TrainingInputs : IDisposable
     /// <exception cref="UserInputException">The model, the data or the flags cannot be used.</exception>
     public static TrainingInputs Open(DataOptionsBase flags, string modelPath, string? testPath = null)
     {
-        var model = ModelFile.Load(modelPath);
-        Float16WideningPass.Apply(model);
+        var model = ModelFile.LoadForCompute(modelPath);
         var info = ClassifierInfo.Analyze(model, modelPath);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(modelPath);
         var dataOptions = flags.ToDataOptions(model);

@@ -38,8 +38,7 @@ public sealed class ArtifactsVerb : CommonOptions, ICommand
 
     public int Run(CliConsole console)
     {
-        var model = ModelFile.Load(Model);
-        Ir.Float16WideningPass.Apply(model);
+        var model = ModelFile.LoadForCompute(Model);
         var info = ClassifierInfo.Analyze(model, Model);
         ModelInspector.CheckTrainability(model, info).ThrowIfBlocked(Model);
         var optimizer = new OptimizerSettings { Kind = OptimizerSettings.ParseKind(Optimizer), Momentum = Momentum, WeightDecay = WeightDecay };

@@ -41,11 +41,9 @@ public sealed class CompareVerb : DataOptionsBase, ICommand
         var device = ResolveDevice();
         var progress = CreateProgress(console);
 
-        var modelA = ModelFile.Load(A);
-        Float16WideningPass.Apply(modelA);
+        var modelA = ModelFile.LoadForCompute(A);
         var infoA = ClassifierInfo.Analyze(modelA, A);
-        var modelB = ModelFile.Load(B);
-        Float16WideningPass.Apply(modelB);
+        var modelB = ModelFile.LoadForCompute(B);
         var infoB = ClassifierInfo.Analyze(modelB, B);
         CheckSameInterface(infoA, A, infoB, B);
         using var data = DatasetLoader.Open(ToDataOptions(modelA), infoA.Input);

@@ -41,8 +41,7 @@ public sealed class EvalVerb : DataOptionsBase, ICommand
         var device = ResolveDevice();
         var progress = CreateProgress(console);
 
-        var model = ModelFile.Load(Model);
-        Ir.Float16WideningPass.Apply(model);
+        var model = ModelFile.LoadForCompute(Model);
         var dataOptions = ToDataOptions(model);
         var info = ClassifierInfo.Analyze(model, Model);
         using var data = DatasetLoader.Open(dataOptions, info.Input);

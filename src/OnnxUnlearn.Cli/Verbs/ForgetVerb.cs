@@ -118,8 +118,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var evaluation = test ?? data;
         if (Mia && test is null)
             throw new UserInputException("--mia needs --test: the attacks take their non-members from held-out data, and --data is the training data");
-        var baselineModel = Baseline is null ? null : ModelFile.Load(Baseline);
-        if (baselineModel is not null) Ir.Float16WideningPass.Apply(baselineModel);
+        var baselineModel = Baseline is null ? null : ModelFile.LoadForCompute(Baseline);
         var baselineInfo = baselineModel is null ? null : ClassifierInfo.Analyze(baselineModel, Baseline!);
         if (baselineInfo is not null && (baselineInfo.ClassCount != info.ClassCount || !baselineInfo.Input.SampleDims.SequenceEqual(info.Input.SampleDims)))
             throw new UserInputException($"{Baseline}: input {baselineInfo.Input} with {baselineInfo.ClassCount} classes, but {Model} has {info.Input} with {info.ClassCount}; the baseline must be the same kind of classifier");

@@ -146,7 +146,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
         };
         if (test is not null)
         {
-            var accuracy = Evaluator.Evaluate(ModelFile.Load(Out), info, test, device, Evaluator.DefaultBatchSize,
+            var accuracy = Evaluator.Evaluate(ModelFile.LoadForCompute(Out), info, test, device, Evaluator.DefaultBatchSize,
                 excluded.Count > 0 ? excluded : null);
             report["test"] = JsonOutput.Accuracy(accuracy);
             progress.Info($"test accuracy {Format.Percent(accuracy.Accuracy)}" +

@@ -14,7 +14,20 @@ public static class ModelFile
     /// <summary>Initializers at least this large go to the external file when one is written.</summary>
     private const int ExternalTensorMinBytes = 1024;
 
+    /// <summary>The model as the file holds it (what inspection and export work on).</summary>
     public static Model Load(string path) => Model.FromProto(LoadProto(path), path);
+
+    /// <summary>
+    /// The model to compute with: as <see cref="Load"/>, with a float16 model widened to the
+    /// float32 model it stands for (<see cref="Float16WideningPass"/>), so data, training and
+    /// evaluation all run in float32.
+    /// </summary>
+    public static Model LoadForCompute(string path)
+    {
+        var model = Load(path);
+        Float16WideningPass.Apply(model);
+        return model;
+    }
 
     /// <summary>Parses and validates the ModelProto; each failure is a one-line message naming the file.</summary>
     public static ModelProto LoadProto(string path)

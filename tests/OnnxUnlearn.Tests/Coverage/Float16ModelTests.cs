@@ -59,6 +59,10 @@ public class Float16ModelTests
 
         var eval = CliRunner.Run("eval", "--model", path, "--data", dir["data.npz"], "--quiet", "--threads", "1");
         Assert.That(eval.ExitCode, Is.EqualTo(0), eval.ToString());
+        // train --test evaluates the float16 model it wrote, widened like its input
+        var train = CliRunner.Run("train", "--model", path, "--data", dir["data.npz"], "--test", dir["data.npz"], "--out", dir["trained.onnx"],
+            "--epochs", "1", "--batch", "16", "--threads", "1", "--quiet");
+        Assert.That(train.ExitCode, Is.EqualTo(0), train.ToString());
         var forget = CliRunner.Run("forget", "--model", path, "--data", dir["data.npz"], "--classes", "2", "--out", dir["out.onnx"],
             "--noise-steps", "2", "--noise-batch", "16", "--min-noise-per-class", "8", "--noise-copies", "1", "--retain-per-class", "8",
             "--batch", "16", "--max-rounds", "1", "--threads", "1", "--quiet");
