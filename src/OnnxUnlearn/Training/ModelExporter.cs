@@ -30,7 +30,7 @@ public static class ModelExporter
     }
 
     /// <summary>
-    /// <paramref name="original"/> with the given initializers replaced, ready for <see cref="Write(ExportModel, string, string)"/>:
+    /// <paramref name="original"/> with the given initializers replaced, ready for <see cref="Write"/>:
     /// inline tensors get raw_data as in <see cref="WithInitializers"/>; tensors external in the source,
     /// and any too large for a protobuf field, keep only a reference to their array, whose values are
     /// written straight into the output's data file (same offsets) and never become a ByteString.
@@ -43,12 +43,10 @@ public static class ModelExporter
         {
             if (!values.TryGetValue(tensor.Name, out var data))
                 continue;
-            var type = (DataType)tensor.DataType;
+            var type = EncodableType(tensor);
             if (tensor.DataLocation == TensorProto.Types.DataLocation.External
-                || TensorBytes.CanEncode(type) && TensorBytes.ByteCount(type, data.LongLength) >= ModelFile.ExternalDataThreshold)
+                || TensorBytes.ByteCount(type, data.LongLength) >= ModelFile.ExternalDataThreshold)
             {
-                if (!TensorBytes.CanEncode(type))
-                    throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
                 tensor.RawData = ByteString.Empty;
                 streamed[tensor.Name] = data;
             }
@@ -61,9 +59,7 @@ public static class ModelExporter
     /// <summary>Puts <paramref name="data"/> into the tensor's raw_data, in its own element type.</summary>
     public static void SetValues(TensorProto tensor, float[] data)
     {
-        var type = (DataType)tensor.DataType;
-        if (!TensorBytes.CanEncode(type))
-            throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
+        var type = EncodableType(tensor);
         var length = TensorBytes.ByteCount(type, data.LongLength);
         if (length > int.MaxValue)
             throw new InvalidOperationException($"initializer '{tensor.Name}' needs {length} bytes, more than a protobuf field holds; write the model with ModelExporter.ForExport");
@@ -74,6 +70,15 @@ public static class ModelExporter
         tensor.Int32Data.Clear();
         // The array is not shared: wrapping it saves a copy.
         tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
+    /// <summary>The tensor's element type, which trained float values must be written in.</summary>
+    private static DataType EncodableType(TensorProto tensor)
+    {
+        var type = (DataType)tensor.DataType;
+        if (!TensorBytes.CanEncode(type))
+            throw new InvalidOperationException($"initializer '{tensor.Name}' has element type {type}; cannot write trained values");
+        return type;
     }
 
     /// <summary>Adds or replaces metadata entries (keys get the <see cref="MetadataPrefix"/>).</summary>
@@ -95,13 +100,10 @@ public static class ModelExporter
     }
 
     /// <summary>
-    /// Writes the model atomically to <paramref name="outputPath"/> (never over the source), with
-    /// external data beside it where the source had it. Returns the SHA-256 of the written model file.
+    /// Writes a model from <see cref="ForExport"/> atomically to <paramref name="outputPath"/> (never
+    /// over the source), with external data beside it where the source had it; its streamed values
+    /// go straight to the data file. Returns the SHA-256 of the written model file.
     /// </summary>
-    public static string Write(ModelProto proto, string sourcePath, string outputPath) =>
-        Write(new ExportModel(proto, new Dictionary<string, float[]>()), sourcePath, outputPath);
-
-    /// <summary>As above, for a model from <see cref="ForExport"/>: its streamed values go straight to the data file.</summary>
     public static string Write(ExportModel model, string sourcePath, string outputPath)
     {
         if (Path.GetFullPath(sourcePath) == Path.GetFullPath(outputPath))

@@ -138,8 +138,7 @@ internal static class CoverageChecks
     public static string ExportAndCheck(string source, Dictionary<string, float[]> trained, string output)
     {
         var original = ModelFile.LoadProto(source);
-        var proto = ModelExporter.WithInitializers(ModelFile.LoadProto(source), trained);
-        ModelExporter.Write(proto, source, output);
+        ModelExporter.Write(ModelExporter.ForExport(original, trained), source, output);
         var written = ModelFile.LoadProto(output);
         Assert.Multiple(() =>
         {

@@ -156,7 +156,7 @@ public class TorchExportMatrixTests
         Assert.That(result.Losses["impair"].Concat(result.Losses["repair"]), Has.All.Matches<float>(float.IsFinite));
 
         var original = ModelFile.LoadProto(path);
-        var exported = ModelExporter.WithInitializers(original, result.Initializers);
+        var exported = ModelExporter.ForExport(original, result.Initializers);
         var written = Path.Combine(Path.GetTempPath(), $"matrix-{Guid.NewGuid():N}.onnx");
         try
         {

@@ -29,9 +29,11 @@ public class ExportTests
         Assert.That(trained.Keys, Does.Contain("stem.1.running_var"), "running statistics are written back");
 
         using var dir = new TempDir();
-        var inMemory = ModelExporter.WithInitializers(ModelFile.LoadProto(path), trained);
+        var export = ModelExporter.ForExport(ModelFile.LoadProto(path), trained);
+        Assert.That(export.Streamed, Is.Empty, "an inline model holds its trained values in memory");
+        var inMemory = export.Proto;
         ModelExporter.SetMetadata(inMemory, new Dictionary<string, string> { ["job"] = "test" });
-        ModelExporter.Write(inMemory, path, dir["trained.onnx"]);
+        ModelExporter.Write(export, path, dir["trained.onnx"]);
 
         var x = new float[8 * 784];
         data.ReadSamples(Enumerable.Range(100, 8).ToArray(), x);
