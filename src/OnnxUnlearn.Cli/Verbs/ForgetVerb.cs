@@ -67,8 +67,8 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
     [Option("retain-per-class", Default = 1000, HelpText = "Retained samples per retained class (random, with --seed).")]
     public int RetainPerClass { get; set; } = Defaults.RetainPerClass;
 
-    [Option("impair-lr", HelpText = "Learning rate of the impair phase (default: 0.004 for models with BatchNormalization trained with batch statistics, 0.002 for others).")]
-    public float? ImpairLearningRate { get; set; }
+    [Option("impair-lr", Default = 0.002f, HelpText = "Learning rate of the first round's impair phase (--impair-lr-growth multiplies it in each further round).")]
+    public float ImpairLearningRate { get; set; } = Defaults.ImpairLearningRate;
 
     [Option("impair-epochs", Default = 1, HelpText = "Epochs of the impair phase.")]
     public int ImpairEpochs { get; set; } = Defaults.ImpairEpochs;
@@ -135,7 +135,6 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         AccuracyReport Measure(Dictionary<string, float[]>? weights) =>
             Evaluator.Evaluate(model, info, evaluation, device, Evaluator.DefaultBatchSize, forget, weights: weights);
 
-        settings = settings with { ImpairLearningRate = settings.ImpairLearningRateFor(model) };
         progress.Info($"forget classes {string.Join(", ", forget)} of {Model} ({info.ClassCount} classes) on {device}; metrics on {evaluation.Source}");
         var before = Measure(null);
         UnsirResult result;
@@ -244,7 +243,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         Positive(MaxRounds, "--max-rounds");
         if (ForgetTarget is < 0 or > 1) throw new UserInputException($"--forget-target {ForgetTarget}: expected a fraction in [0, 1]");
         PositiveRate(NoiseLearningRate, "--noise-lr");
-        if (ImpairLearningRate is { } impairRate) PositiveRate(impairRate, "--impair-lr");
+        PositiveRate(ImpairLearningRate, "--impair-lr");
         PositiveRate(RepairLearningRate, "--repair-lr");
         if (!(ImpairRateGrowth >= 1) || !float.IsFinite(ImpairRateGrowth)) throw new UserInputException($"--impair-lr-growth {ImpairRateGrowth}: expected a factor of 1 or more");
         if (NoiseL2 < 0) throw new UserInputException($"--noise-l2 {NoiseL2}: expected 0 or more");

@@ -86,7 +86,7 @@ public static class UnsirUnlearner
         Dictionary<string, float[]>? afterImpair = null;
         var phaseLosses = new Dictionary<string, List<float>> { ["impair"] = [], ["repair"] = [] };
         timings["impair"] = timings["repair"] = 0;
-        var impairRate = settings.ImpairLearningRateFor(model);
+        var impairRate = settings.ImpairLearningRate;
         var rounds = 0;
         double? forgetAccuracy;
         do

@@ -36,23 +36,6 @@ public class UnsirUnlearnerTests
         _trained = Model.FromProto(ModelExporter.WithInitializers(model.ToProto(), trainer.ReadInitializers()));
     }
 
-    /// <summary>The default impair rate is the higher one only where BatchNorm trains with batch
-    /// statistics in the impair phase; an explicit rate always wins.</summary>
-    [Test]
-    public void Impair_rate_defaults_by_batch_norm()
-    {
-        var withBn = TestModels.Cnn(batchNorm: true);
-        var withoutBn = TestModels.Cnn(batchNorm: false);
-        Assert.Multiple(() =>
-        {
-            Assert.That(new UnsirSettings().ImpairLearningRateFor(withBn), Is.EqualTo(4e-3f));
-            Assert.That(new UnsirSettings().ImpairLearningRateFor(withoutBn), Is.EqualTo(2e-3f));
-            Assert.That(new UnsirSettings { ImpairBatchNorm = BatchNormMode.Frozen }.ImpairLearningRateFor(withBn), Is.EqualTo(2e-3f));
-            Assert.That(new UnsirSettings { ImpairLearningRate = 0.01f }.ImpairLearningRateFor(withBn), Is.EqualTo(0.01f));
-            Assert.That(new UnsirSettings { ImpairLearningRate = 0.01f }.ImpairLearningRateFor(withoutBn), Is.EqualTo(0.01f));
-        });
-    }
-
     /// <summary>The mechanics on a toy task: noise per class shared from the budget, every noise
     /// sample in the impair set, the retained subset drawn per retained class, at most MaxRounds.</summary>
     [TestCase(new[] { 0 }, 64)]
