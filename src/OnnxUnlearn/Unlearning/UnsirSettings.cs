@@ -1,4 +1,3 @@
-using OnnxUnlearn.Ir;
 using OnnxUnlearn.Training;
 using OnnxUnlearn.Training.Optimizers;
 
@@ -27,8 +26,8 @@ public sealed record UnsirSettings
     /// The first round's impair learning rate (each further round multiplies it by
     /// <see cref="ImpairRateGrowth"/>): gentle first, stronger only where the check asks for it. One
     /// rate for every model: 4e-3 for BatchNorm models cost a VGG-style CNN 1.7–2.3 points of
-    /// retained accuracy against a retrained baseline (0.4–1.6 at 2e-3), and BN-folded exports and
-    /// MLPs lose 2–7 points at 4e-3 (README, forget).
+    /// retained accuracy against a retrained baseline (0.4–1.6 at 2e-3), and the BN-folded sample
+    /// lost 5–11 points at 4e-3 (README, forget).
     /// </summary>
     public float ImpairLearningRate { get; init; } = 0.002f;
     public int ImpairEpochs { get; init; } = 1;
