@@ -253,9 +253,9 @@ EOF
   if [ "${TORCH_SKIP:-}" != "" ]; then result torch "$tag" SKIP "$TORCH_SKIP"; return; fi
   if ! afford 20; then result torch "$tag" SKIP "budget"; return; fi
   local tl rates; tl=$(tlimit "$tlim")
-  # The learning rates our run used (its defaults depend on the model), else the defaults for BN models.
+  # The learning rates our run used, else the defaults.
   rates=$($PY -c 'import json, sys; h = json.load(open(sys.argv[1]))["hyperparameters"]; print(h["impair_lr"], h["repair_lr"])' \
-    "$W/forget_${tag}_report.json" 2>/dev/null || echo 0.004 0.001)
+    "$W/forget_${tag}_report.json" 2>/dev/null || echo 0.002 0.001)
   echo "\$ $PY tools/unsir_torch_cuda.py --device $TORCH_DEV --model $model ..." > "$LOGS/torch_$tag.log"
   timeout -k 5 "$tl" $PY tools/unsir_torch_cuda.py --device "$TORCH_DEV" --model "$model" --data "$data" --test "$test" \
     --classes 0 --seed 0 --impair-lr "${rates% *}" --repair-lr "${rates#* }" --threads "$( [ "$THREADS" = 0 ] && nproc || echo "$THREADS")" \

@@ -81,7 +81,8 @@ public static class TrainingGraphBuilder
         long[] Dims(Value parameter) => options.Objective is Objective.NoiseMaximization n
             ? [n.BatchSize, .. d.Info.Input.SampleDims.Select(x => (long)x)]
             : shapes[parameter.Name].Dims;
-        var buckets = Buckets(d.Gradients.Keys.ToList(), p => Dims(p).Aggregate(1L, (x, y) => x * y));
+        long Size(Value parameter) => Dims(parameter).Aggregate(1L, (x, y) => x * y);
+        var buckets = Buckets(d.Gradients.Keys.ToList(), Size);
         // One flat gradient per bucket of several parameters (their gradients concatenated), else the
         // parameter's own; clipping sees all of them at once.
         var gradients = optimizer.Clip(b, [.. buckets.Select(bucket => bucket.Count == 1
@@ -91,7 +92,7 @@ public static class TrainingGraphBuilder
         for (var k = 0; k < buckets.Count; k++)
         {
             var bucket = buckets[k];
-            var sizes = bucket.Select(p => Dims(p).Aggregate(1L, (x, y) => x * y)).ToArray();
+            var sizes = bucket.Select(Size).ToArray();
             var (slotName, slotDims) = bucket.Count == 1 ? (bucket[0].Name, Dims(bucket[0])) : ($"optimizer.bucket{k}", [sizes.Sum()]);
             var slots = optimizer.StateSlots.Select(slot => graph.AddInput($"{slotName}.{slot}", TensorTypes.Float(slotDims))).ToArray();
             var current = bucket.Count == 1 ? bucket[0] : b.Concat(0, [.. bucket.Select(p => b.Reshape(p, b.Ints(-1)))]);
