@@ -50,11 +50,27 @@ public abstract class DataOptionsBase : CommonOptions
         LabelsPath = Labels,
         XKey = XKey,
         YKey = YKey,
-        Preprocessing = Preprocess is null && Scale is null && Mean is null && Std is null && model.GetMetadata(Preprocessing.MetadataKey) is { } stored
+        Preprocessing = !HasPreprocessingFlags && model.GetMetadata(Preprocessing.MetadataKey) is { } stored
             ? Preprocessing.FromMetadata(stored, model.Path ?? "model")
             : Preprocessing.Parse(Preprocess, Scale, Mean, Std),
         ClassMapPath = ClassMap,
         LabelColumn = LabelColumn,
         SkipBad = SkipBad,
     };
+
+    /// <summary>
+    /// Warns on <paramref name="err"/> when <paramref name="data"/> holds raw 8-bit pixels and nothing
+    /// says how to normalise them (no preprocessing flag, none recorded in <paramref name="model"/>):
+    /// the model then gets values 0..255, rarely what it was trained on, and every accuracy and
+    /// update is silently wrong.
+    /// </summary>
+    public void WarnIfUnscaledPixels(ILabeledDataset data, Ir.Model model, TextWriter err)
+    {
+        if (data.HoldsPixels && !HasPreprocessingFlags && model.GetMetadata(Preprocessing.MetadataKey) is null)
+            err.WriteLine($"warning: {data.Source} holds 8-bit pixels and neither a preprocessing flag nor the model's metadata says how to " +
+                "normalise them, so the model gets values 0..255; give the preprocessing it was trained with (--preprocess " +
+                $"{string.Join("|", Preprocessing.PresetNames.Where(n => n != "none"))}, or --scale/--mean/--std), or --preprocess none if it takes raw pixels");
+    }
+
+    private bool HasPreprocessingFlags => Preprocess is not null || Scale is not null || Mean is not null || Std is not null;
 }

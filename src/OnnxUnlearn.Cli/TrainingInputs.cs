@@ -27,8 +27,9 @@ public sealed class TrainingInputs : IDisposable
     public ILabeledDataset Data { get; }
     public ILabeledDataset? Test { get; }
 
+    /// <summary>Opens the model and the data; warnings about the data go to <paramref name="err"/>.</summary>
     /// <exception cref="UserInputException">The model, the data or the flags cannot be used.</exception>
-    public static TrainingInputs Open(DataOptionsBase flags, string modelPath, string? testPath = null)
+    public static TrainingInputs Open(DataOptionsBase flags, TextWriter err, string modelPath, string? testPath = null)
     {
         var model = ModelFile.LoadForCompute(modelPath);
         var info = ClassifierInfo.Analyze(model, modelPath);
@@ -39,6 +40,7 @@ public sealed class TrainingInputs : IDisposable
         try
         {
             DatasetLoader.CheckLabels(data, info.ClassCount);
+            flags.WarnIfUnscaledPixels(data, model, err);
             test = testPath is null ? null : DatasetLoader.Open(flags.ToDataOptions(model, testPath), info.Input);
             if (test is not null) DatasetLoader.CheckLabels(test, info.ClassCount);
             return new TrainingInputs(model, info, dataOptions, data, test);

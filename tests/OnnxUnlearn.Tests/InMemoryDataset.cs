@@ -10,6 +10,7 @@ public sealed class InMemoryDataset(float[] samples, int[] labels, InputSpec tar
     public IReadOnlyList<int> Labels => labels;
     public IReadOnlyList<string>? ClassNames => null;
     public int SkippedCount => 0;
+    public bool HoldsPixels => false;
     public InputSpec Target => target;
 
     public void ReadSamples(ReadOnlySpan<int> indices, Span<float> destination)

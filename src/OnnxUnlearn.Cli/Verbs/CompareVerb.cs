@@ -48,6 +48,7 @@ public sealed class CompareVerb : DataOptionsBase, ICommand
         CheckSameInterface(infoA, A, infoB, B);
         using var data = DatasetLoader.Open(ToDataOptions(modelA), infoA.Input);
         DatasetLoader.CheckLabels(data, infoA.ClassCount);
+        WarnIfUnscaledPixels(data, modelA, console.Err);
         using var train = Train is null ? null : DatasetLoader.Open(ToDataOptions(modelA, Train), infoA.Input);
         if (train is not null) DatasetLoader.CheckLabels(train, infoA.ClassCount);
         var forget = Classes is null ? null : ClassArgument.Parse(Classes, infoA.ClassCount, data.ClassNames);

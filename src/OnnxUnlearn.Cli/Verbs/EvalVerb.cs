@@ -46,6 +46,7 @@ public sealed class EvalVerb : DataOptionsBase, ICommand
         var info = ClassifierInfo.Analyze(model, Model);
         using var data = DatasetLoader.Open(dataOptions, info.Input);
         DatasetLoader.CheckLabels(data, info.ClassCount);
+        WarnIfUnscaledPixels(data, model, console.Err);
         var forget = Classes is null ? null : ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
 
         PhaseProgress? phase = null;

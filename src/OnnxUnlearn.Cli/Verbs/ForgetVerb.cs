@@ -110,14 +110,13 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var progress = CreateProgress(console);
         if (Path.GetFullPath(Out) == Path.GetFullPath(Model))
             throw new UserInputException($"--out '{Out}' is the input model; choose another path (the input is never modified)");
-
-        using var inputs = TrainingInputs.Open(this, Model, Test);
+        if (Mia && Test is null)
+            throw new UserInputException("--mia needs --test: the attacks take their non-members from held-out data, and --data is the training data");
+        using var inputs = TrainingInputs.Open(this, console.Err, Model, Test);
         var (model, info, data, test) = (inputs.Model, inputs.Info, inputs.Data, inputs.Test);
         var forget = ClassArgument.Parse(Classes, info.ClassCount, data.ClassNames);
         UnsirUnlearner.Validate(data, forget, info.ClassCount);
         var evaluation = test ?? data;
-        if (Mia && test is null)
-            throw new UserInputException("--mia needs --test: the attacks take their non-members from held-out data, and --data is the training data");
         var baselineModel = Baseline is null ? null : ModelFile.LoadForCompute(Baseline);
         var baselineInfo = baselineModel is null ? null : ClassifierInfo.Analyze(baselineModel, Baseline!);
         if (baselineInfo is not null && (baselineInfo.ClassCount != info.ClassCount || !baselineInfo.Input.SampleDims.SequenceEqual(info.Input.SampleDims)))

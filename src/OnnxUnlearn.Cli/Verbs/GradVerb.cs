@@ -38,7 +38,7 @@ public sealed class GradVerb : DataOptionsBase, ICommand
             _ => throw new UserInputException($"--wrt '{WithRespectTo}': expected params or input"),
         };
         var device = ResolveDevice();
-        using var inputs = TrainingInputs.Open(this, Model);
+        using var inputs = TrainingInputs.Open(this, console.Err, Model);
         var (model, info, data) = (inputs.Model, inputs.Info, inputs.Data);
         if (Offset < 0 || Count < 1 || Offset + Count > data.Count)
             throw new UserInputException($"--offset {Offset} --count {Count}: {data.Source} has {data.Count} samples; the batch must lie inside it");

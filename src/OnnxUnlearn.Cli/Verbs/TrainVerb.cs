@@ -82,7 +82,7 @@ public sealed class TrainVerb : DataOptionsBase, ICommand
             throw new UserInputException($"--out '{Out}' is the input model; choose another path (the input is never modified)");
         var device = ResolveDevice();
         var progress = CreateProgress(console);
-        using var inputs = TrainingInputs.Open(this, Model, Test);
+        using var inputs = TrainingInputs.Open(this, console.Err, Model, Test);
         var (model, info, data, test) = (inputs.Model, inputs.Info, inputs.Data, inputs.Test);
         var excluded = ExcludeClasses is null ? new SortedSet<int>() : ClassArgument.Parse(ExcludeClasses, info.ClassCount, data.ClassNames, "--exclude-classes");
         var samples = Enumerable.Range(0, data.Count).Where(i => !excluded.Contains(data.Labels[i])).ToArray();

@@ -22,6 +22,10 @@ public interface ILabeledDataset : IDisposable
     /// <summary>Bad samples left out at open time (image folders with <see cref="DataOptions.SkipBad"/>); else 0.</summary>
     int SkippedCount { get; }
 
+    /// <summary>The stored samples are 8-bit pixel values, 0..255 before preprocessing (uint8 arrays,
+    /// IDX bytes, decoded images).</summary>
+    bool HoldsPixels { get; }
+
     /// <summary>What each sample is converted to.</summary>
     InputSpec Target { get; }
 

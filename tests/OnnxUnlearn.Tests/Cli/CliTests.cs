@@ -1,6 +1,8 @@
 using System.Text.Json;
 using OnnxUnlearn.Cli;
+using OnnxUnlearn.Data;
 using OnnxUnlearn.Ir;
+using OnnxUnlearn.Tests.Data;
 using OnnxUnlearn.Tests.Evaluation;
 using OnnxUnlearn.Tests.Ir;
 
@@ -160,6 +162,35 @@ public sealed class CliTests
         Assert.That(CliRunner.Run("eval", "--model", model, "--data", data, "--json", "-q").Out.TrimEnd(), Does.Contain("\"accuracy\":0,"));
         Assert.That(CliRunner.Run("eval", "--model", model, "--data", data, "--json", "-q", "--scale", "-1").Out.TrimEnd(), Does.Contain("\"accuracy\":1,"));
         Assert.That(CliRunner.Run("eval", "--model", model, "--data", data, "--json", "-q", "--mean", "0,-5,0").Out.TrimEnd(), Does.Contain("\"accuracy\":0.5,"));
+    }
+
+    [Test]
+    public void RawPixelsWithoutAnyPreprocessingGetAWarning()
+    {
+        var model = TestModels.Passthrough();
+        var plain = TestModels.Save(model, _dir["p.onnx"]);
+        model.SetMetadata(Preprocessing.MetadataKey, Preprocessing.FromPreset("mnist").ToMetadata());
+        var recorded = TestModels.Save(model, _dir["recorded.onnx"]);
+        long[] labels = [2, 0];
+        var pixels = TestData.Npz(_dir["pixels.npz"], ("x", DataFiles.Npy(new byte[] { 1, 2, 200, 9, 3, 4 }, [2, 3])), ("y", TestData.Npy(labels)));
+        var floats = TestData.Npz(_dir["floats.npz"], [1, 2, 200, 9, 3, 4], [2, 3], labels);
+
+        var warned = CliRunner.Run("eval", "--model", plain, "--data", pixels, "--json", "-q");
+        Assert.That(warned.ExitCode, Is.EqualTo(0), warned.ToString());
+        Assert.That(warned.ErrLines, Has.Exactly(1).StartsWith($"warning: {pixels} holds 8-bit pixels").And.Contains("--preprocess none"));
+        Assert.That(warned.Out, Does.Contain("\"accuracy\":1,"), "a warning, not an error: the job runs");
+
+        foreach (var quiet in new[]
+        {
+            CliRunner.Run("eval", "--model", plain, "--data", pixels, "--json", "-q", "--preprocess", "none"),
+            CliRunner.Run("eval", "--model", plain, "--data", pixels, "--json", "-q", "--scale", "1/255"),
+            CliRunner.Run("eval", "--model", recorded, "--data", pixels, "--json", "-q"),
+            CliRunner.Run("eval", "--model", plain, "--data", floats, "--json", "-q"),
+        })
+        {
+            Assert.That(quiet.ExitCode, Is.EqualTo(0), quiet.ToString());
+            Assert.That(quiet.Err, Is.Empty, quiet.ToString());
+        }
     }
 
     [Test]

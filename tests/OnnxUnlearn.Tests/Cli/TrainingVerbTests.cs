@@ -38,7 +38,7 @@ public class TrainingVerbTests
     {
         using var dir = new TempDir();
         var result = CliRunner.Run("grad", "--model", Fixtures.Model("fmnist_mlp.onnx"), "--data", Fixtures.Model("fmnist_test.npz"),
-            "--offset", "4990", "--count", "64", "--out", dir["g.npz"]);
+            "--preprocess", "fmnist", "--offset", "4990", "--count", "64", "--out", dir["g.npz"]);
         CliRunner.AssertError(result, 2, "--offset 4990 --count 64", "5000 samples");
         Assert.That(dir.Files(), Is.Empty);
     }

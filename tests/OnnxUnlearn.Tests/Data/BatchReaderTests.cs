@@ -16,6 +16,7 @@ public class BatchReaderTests
         public IReadOnlyList<int> Labels { get; } = Enumerable.Range(0, count).Select(i => i % 3).ToArray();
         public IReadOnlyList<string>? ClassNames => null;
         public int SkippedCount => 0;
+        public bool HoldsPixels => false;
         public InputSpec Target { get; } = new("input", InputLayout.Flat, [2]);
 
         public void ReadSamples(ReadOnlySpan<int> indices, Span<float> destination)

@@ -45,6 +45,8 @@ internal sealed class ArrayDataset : ILabeledDataset
 
     public int SkippedCount => 0;
 
+    public bool HoldsPixels => samples.Format.Type == ElementType.UInt8;
+
     public InputSpec Target { get; }
 
     public void ReadSamples(ReadOnlySpan<int> indices, Span<float> destination)

@@ -44,6 +44,8 @@ internal sealed class ImageFolderDataset : ILabeledDataset
 
     public int SkippedCount { get; }
 
+    public bool HoldsPixels => true;
+
     public InputSpec Target { get; }
 
     public unsafe void ReadSamples(ReadOnlySpan<int> indices, Span<float> destination)
