@@ -171,8 +171,15 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
             ["hyperparameters"] = hyperparameters,
             ["samples"] = new JsonObject { ["retain_subset"] = result.RetainSubsetCount, ["noise"] = result.NoiseCount },
             ["metrics"] = new JsonObject { ["before"] = Metrics(before, miaBefore), ["after_impair"] = Metrics(afterImpair), ["after"] = Metrics(after, miaAfter) },
-            ["rounds"] = result.Rounds,
+            ["rounds"] = result.Rounds.Count,
             ["forget_check_acc"] = result.ForgetCheckAccuracy,
+            ["round_log"] = new JsonArray([.. result.Rounds.Select(r => (JsonNode)new JsonObject
+            {
+                ["impair_lr"] = r.ImpairLearningRate,
+                ["forget_check_acc"] = r.ForgetCheckAccuracy,
+                ["impair_s"] = Math.Round(r.ImpairSeconds, 3),
+                ["repair_s"] = Math.Round(r.RepairSeconds, 3),
+            })]),
             ["evaluated_on"] = test is null ? $"{evaluation.Source} (--data: no --test given)" : evaluation.Source,
             ["timings_s"] = new JsonObject
             {
@@ -212,7 +219,7 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
                         p.Value is JsonValue v && v.TryGetValue<string>(out var str) ? str : p.Value?.ToJsonString() ?? "null"))],
                 TimingsSeconds = result.TimingsSeconds,
                 Losses = new[] { "noise", "impair", "repair" }.Where(result.Losses.ContainsKey).ToDictionary(p => p, p => result.Losses[p]),
-                Rounds = result.Rounds,
+                Rounds = result.Rounds.Count,
                 Noise = new LearnedNoise(result.Noise, result.NoisePerClass, info.Input),
             };
             using var text = new StringWriter();
@@ -332,7 +339,10 @@ public sealed class ForgetVerb : DataOptionsBase, ICommand
         var t = result.TimingsSeconds;
         writer.WriteLine($"time: noise {t["noise"]:F1} s, impair {t["impair"]:F1} s, repair {t["repair"]:F1} s, total {t["total"]:F1} s; " +
             $"{result.NoiseCount} noise + {result.RetainSubsetCount} retained samples; classes {string.Join(", ", forget)}; " +
-            $"{result.Rounds} round{(result.Rounds > 1 ? "s" : "")}" +
-            (result.ForgetCheckAccuracy is { } check ? $", forgotten classes' samples of the data recognised: {Format.Percent(check)}" : ", no forgotten-class samples in the data to check"));
+            $"{result.Rounds.Count} round{(result.Rounds.Count > 1 ? "s" : "")}" +
+            (result.ForgetCheckAccuracy is null ? ", no forgotten-class samples in the data to check"
+                : ": impair lr " + string.Join(", ", result.Rounds.Select(r =>
+                    $"{r.ImpairLearningRate.ToString("0.###e-0", CultureInfo.InvariantCulture)} → {Format.Percent(r.ForgetCheckAccuracy!.Value)}")) +
+                  " of the forgotten classes' samples in the data recognised"));
     }
 }

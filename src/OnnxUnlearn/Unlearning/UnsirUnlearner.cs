@@ -19,8 +19,14 @@ public sealed record UnsirResult(
     IReadOnlyDictionary<string, double> TimingsSeconds,
     IReadOnlyDictionary<string, IReadOnlyList<float>> Losses,
     float[] Noise,
-    int Rounds,
-    double? ForgetCheckAccuracy);
+    IReadOnlyList<UnsirRound> Rounds)
+{
+    /// <summary>The check after the last round: accuracy on the forgotten classes' samples of the data (null without any).</summary>
+    public double? ForgetCheckAccuracy => Rounds[^1].ForgetCheckAccuracy;
+}
+
+/// <summary>One impair + repair round: its impair learning rate, the forget check after it, and its phases' wall time.</summary>
+public sealed record UnsirRound(float ImpairLearningRate, double? ForgetCheckAccuracy, double ImpairSeconds, double RepairSeconds);
 
 /// <summary>
 /// UNSIR ("Fast Yet Effective Machine Unlearning", Tarun et al.): (1) learn an error-maximising
@@ -86,15 +92,14 @@ public static class UnsirUnlearner
         Dictionary<string, float[]>? afterImpair = null;
         var phaseLosses = new Dictionary<string, List<float>> { ["impair"] = [], ["repair"] = [] };
         timings["impair"] = timings["repair"] = 0;
-        var impairRate = settings.ImpairLearningRate;
-        var rounds = 0;
-        double? forgetAccuracy;
+        var rounds = new List<UnsirRound>();
         do
         {
-            rounds++;
+            var roundTimings = new Dictionary<string, double>();
+            var impairRate = settings.ImpairLearningRate * MathF.Pow(settings.ImpairRateGrowth, rounds.Count);
             foreach (var (phase, phaseIndex, items, rate, epochs, bn) in new[]
             {
-                ("impair", 1, impairItems, impairRate * MathF.Pow(settings.ImpairRateGrowth, rounds - 1), settings.ImpairEpochs, settings.ImpairBatchNorm),
+                ("impair", 1, impairItems, impairRate, settings.ImpairEpochs, settings.ImpairBatchNorm),
                 ("repair", 2, retainedItems, settings.RepairLearningRate, settings.RepairEpochs, settings.RepairBatchNorm),
             })
             {
@@ -110,29 +115,31 @@ public static class UnsirUnlearner
                 var steps = epochs * ((items.Length + settings.BatchSize - 1) / settings.BatchSize);
                 for (var epoch = 0; epoch < epochs; epoch++)
                 {
-                    var order = Sampling.Shuffle(items, unchecked(settings.Seed * 1000 + rounds * 10_000 + phaseIndex * 100 + epoch));
+                    var order = Sampling.Shuffle(items, unchecked(settings.Seed * 1000 + (rounds.Count + 1) * 10_000 + phaseIndex * 100 + epoch));
                     for (var start = 0; start < order.Length; start += settings.BatchSize)
                     {
                         var count = batch.Fill(order.AsSpan(start, Math.Min(settings.BatchSize, order.Length - start)));
                         var loss = trainer.Step(batch.Samples, batch.Labels, count, sampleDims, rate, phase);
                         phaseLosses[phase].Add(loss);
-                        progress?.Report(rounds == 1 ? phase : $"{phase} (round {rounds})", trainer.StepCount, steps, loss);
+                        progress?.Report(rounds.Count == 0 ? phase : $"{phase} (round {rounds.Count + 1})", trainer.StepCount, steps, loss);
                     }
                 }
                 foreach (var (name, values) in trainer.ReadInitializers())
                     initializers[name] = values;
                 // A copy: repair goes on updating the arrays.
                 afterImpair ??= initializers.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
-                timings[phase] += watch.Elapsed.TotalSeconds;
+                roundTimings[phase] = watch.Elapsed.TotalSeconds;
+                timings[phase] += roundTimings[phase];
             }
-            forgetAccuracy = forgetCheck.Length == 0 ? null : Accuracy(model, initializers, info, train, forgetCheck, device);
+            var forgetAccuracy = forgetCheck.Length == 0 ? (double?)null : Accuracy(model, initializers, info, train, forgetCheck, device);
+            rounds.Add(new UnsirRound(impairRate, forgetAccuracy, roundTimings["impair"], roundTimings["repair"]));
         }
-        while (forgetAccuracy > settings.ForgetTarget && rounds < settings.MaxRounds);
+        while (rounds[^1].ForgetCheckAccuracy > settings.ForgetTarget && rounds.Count < settings.MaxRounds);
 
         foreach (var (phase, values) in phaseLosses) losses[phase] = values;
         timings["total"] = total.Elapsed.TotalSeconds;
         return new UnsirResult(initializers, afterImpair!, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise,
-            rounds, forgetAccuracy);
+            rounds);
     }
 
     /// <summary>Accuracy of the model with these weights on the given samples.</summary>

@@ -99,7 +99,7 @@ public class ForgetVerbTests
         var root = report.RootElement;
         Assert.That(root.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(new[]
         {
-            "method", "forget_classes", "device", "seed", "hyperparameters", "samples", "metrics", "rounds", "forget_check_acc", "evaluated_on", "timings_s",
+            "method", "forget_classes", "device", "seed", "hyperparameters", "samples", "metrics", "rounds", "forget_check_acc", "round_log", "evaluated_on", "timings_s",
             "input_sha256", "output_sha256",
         }));
         Assert.That(root.GetProperty("forget_classes").EnumerateArray().Select(e => e.GetInt32()), Is.EqualTo(new[] { 3, 5 }));
@@ -113,6 +113,10 @@ public class ForgetVerbTests
             Assert.That(m.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(new[] { "forget_acc", "retain_acc", "test_acc", "per_class_acc" }));
         }
         Assert.That(root.GetProperty("timings_s").EnumerateObject().Select(p => p.Name), Is.EquivalentTo(new[] { "noise", "impair", "repair", "total" }));
+        var rounds = root.GetProperty("round_log").EnumerateArray().ToList();
+        Assert.That(rounds, Has.Count.EqualTo(root.GetProperty("rounds").GetInt32()));
+        Assert.That(rounds.Select(r => r.EnumerateObject().Select(p => p.Name)), Has.All.EquivalentTo(new[] { "impair_lr", "forget_check_acc", "impair_s", "repair_s" }));
+        Assert.That(rounds[^1].GetProperty("forget_check_acc").GetDouble(), Is.EqualTo(root.GetProperty("forget_check_acc").GetDouble()));
         Assert.That(root.GetProperty("output_sha256").GetString(), Is.EqualTo(OnnxUnlearn.Training.ModelExporter.Sha256(dir["out.onnx"])));
         Assert.That(JsonDocument.Parse(result.Out).RootElement.GetProperty("method").GetString(), Is.EqualTo("unsir"));
 

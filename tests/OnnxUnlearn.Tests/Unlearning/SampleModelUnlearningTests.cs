@@ -36,7 +36,7 @@ public class SampleModelUnlearningTests
             info, test, Device.Cpu(2), forgetClasses: forgetSet);
 
         TestContext.Out.WriteLine($"before forget {before.ForgetAccuracy:P2} retain {before.RetainAccuracy:P2}; " +
-            $"after forget {after.ForgetAccuracy:P2} retain {after.RetainAccuracy:P2}; rounds {result.Rounds}; " +
+            $"after forget {after.ForgetAccuracy:P2} retain {after.RetainAccuracy:P2}; rounds {result.Rounds.Count}; " +
             string.Join(", ", result.TimingsSeconds.Select(t => $"{t.Key} {t.Value:F1} s")));
         Assert.That(after.ForgetAccuracy, Is.LessThanOrEqualTo(0.01));
         Assert.That(after.RetainAccuracy, Is.GreaterThanOrEqualTo(before.RetainAccuracy!.Value - 0.03));

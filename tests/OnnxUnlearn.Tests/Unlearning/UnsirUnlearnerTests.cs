@@ -51,12 +51,36 @@ public class UnsirUnlearnerTests
         Assert.That(result.Noise, Has.Length.EqualTo(64 * 64));
         Assert.That(result.NoiseCount, Is.EqualTo(4 * 64));
         Assert.That(result.RetainSubsetCount, Is.EqualTo(30 * (4 - forget.Length)));
-        Assert.That(result.Rounds, Is.InRange(1, 2));
+        Assert.That(result.Rounds, Has.Count.InRange(1, 2));
         Assert.That(result.ForgetCheckAccuracy, Is.Not.Null);
         var impairSteps = (int)Math.Ceiling((30.0 * (4 - forget.Length) + 4 * 64) / 64);
-        Assert.That(result.Losses["impair"], Has.Count.EqualTo(impairSteps * result.Rounds));
+        Assert.That(result.Losses["impair"], Has.Count.EqualTo(impairSteps * result.Rounds.Count));
         Assert.That(result.Losses["noise"], Has.Count.EqualTo(3));
         Assert.That(result.Losses["noise"][^1], Is.LessThan(result.Losses["noise"][0]), "the noise maximises the error");
+    }
+
+    /// <summary>With impair effectively off, repair alone leaves the class recognised: every round
+    /// runs, each at ImpairRateGrowth times the last one's rate, and the log holds each check.</summary>
+    [Test]
+    public void Rounds_go_on_while_the_forgotten_class_is_recognised_each_at_a_higher_impair_rate()
+    {
+        using var train = InMemoryDataset.Quadrants(100, seed: 2);
+        var info = ClassifierInfo.Analyze(_trained, "trained");
+        var shapes = ShapeProbe.Run(_trained, info);
+        var settings = new UnsirSettings
+        {
+            NoiseBatch = 16, MinNoisePerClass = 16, NoiseSteps = 2, NoiseCopies = 1, RetainPerClass = 20, BatchSize = 64, Seed = 1,
+            ImpairLearningRate = 1e-9f, ImpairRateGrowth = 3, MaxRounds = 3, ForgetTarget = 0.01,
+        };
+        var result = UnsirUnlearner.Run(_trained, info, shapes, train, [1], settings, Device.Cpu(2));
+        Assert.That(result.Rounds.Select(r => r.ImpairLearningRate), Is.EqualTo(new[] { 1e-9f, 3e-9f, 9e-9f }).Within(1e-4).Percent);
+        Assert.That(result.Rounds.Select(r => r.ForgetCheckAccuracy), Has.All.GreaterThan(0.5), "impair at ~0 forgets nothing");
+        Assert.That(result.ForgetCheckAccuracy, Is.EqualTo(result.Rounds[^1].ForgetCheckAccuracy));
+        Assert.That(result.Rounds.Sum(r => r.ImpairSeconds), Is.EqualTo(result.TimingsSeconds["impair"]).Within(1e-9));
+        Assert.That(result.Rounds.Sum(r => r.RepairSeconds), Is.EqualTo(result.TimingsSeconds["repair"]).Within(1e-9));
+
+        var once = UnsirUnlearner.Run(_trained, info, shapes, train, [1], settings with { ForgetTarget = 1 }, Device.Cpu(2));
+        Assert.That(once.Rounds, Has.Count.EqualTo(1), "a check at or below the target ends the rounds");
     }
 
     [Test]
