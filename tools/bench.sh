@@ -72,19 +72,20 @@ for spec in fmnist_cnn_bn:256 fmnist_cnn_bn:64 fmnist_mlp:256; do
   echo "train $model $batch $tag" >> "$work/manifest"
 done
 
-# 2. UNSIR with our defaults for the model; PyTorch gets the noise samples per class and the learning
-#    rates that ours used.
+# 2. UNSIR with our defaults for the model; PyTorch gets the noise samples per class, the learning
+#    rates and the number of impair + repair rounds that ours used.
 for model in fmnist_cnn_bn fmnist_cnn_folded; do
   for classes in $CLASSES; do
     tag=unsir_${model}_${classes//,/-}
     run "${tag}_ours" bin/onnx-unlearn forget --model "models/$model.onnx" --data "$TRAIN" --test "$TEST" --classes "$classes" \
       --out "$work/$tag.onnx" --seed 0 --noise-steps "$NOISE_STEPS" --noise-copies "$NOISE_COPIES" --retain-per-class "$RETAIN" \
       "${OURS[@]}"
-    read -r per_class impair_lr repair_lr < <("$PY" -c 'import json, sys; h = json.load(open(sys.argv[1]))["hyperparameters"]
-print(h["noise_per_class"], h["impair_lr"], h["repair_lr"])' "$work/${tag}_ours.json")
+    read -r per_class impair_lr repair_lr growth rounds < <("$PY" -c 'import json, sys; r = json.load(open(sys.argv[1])); h = r["hyperparameters"]
+print(h["noise_per_class"], h["impair_lr"], h["repair_lr"], h["impair_lr_growth"], r["rounds"])' "$work/${tag}_ours.json")
     run "${tag}_torch" "$PY" tools/unsir_torch.py --model "models/$model.onnx" --data "$TRAIN" --test "$TEST" --classes "$classes" \
       --threads "$THREADS" --seed 0 --noise-batch "$per_class" --noise-steps "$NOISE_STEPS" --noise-repeats "$NOISE_COPIES" \
-      --retain-per-class "$RETAIN" --impair-lr "$impair_lr" --repair-lr "$repair_lr" --json
+      --retain-per-class "$RETAIN" --impair-lr "$impair_lr" --repair-lr "$repair_lr" \
+      --rounds "$rounds" --impair-lr-growth "$growth" --json
     echo "unsir $model $classes $tag" >> "$work/manifest"
   done
 done

@@ -60,7 +60,7 @@ def train_results(work, model, batch, tag, cfg):
 
 def unsir_side(report):
     settings = report.get("hyperparameters") or report["config"]
-    return dict(rounds=report.get("rounds", 1), timings_s=report["timings_s"],
+    return dict(rounds=report.get("rounds", settings.get("rounds", 1)), timings_s=report["timings_s"],
                 impair_lr=settings["impair_lr"], repair_lr=settings["repair_lr"],
                 before={k: report["metrics"]["before"][k] for k in ("forget_acc", "retain_acc", "test_acc")},
                 after={k: report["metrics"]["after"][k] for k in ("forget_acc", "retain_acc", "test_acc")})
@@ -120,9 +120,9 @@ def main():
               ["model", "classes", "side", "rounds", "impair / repair lr", "noise s", "impair s", "repair s", "total s",
                "retain acc before", "forget acc after", "retain acc after"], rows, left=3,
               notes=["same recipe on both sides: ours with its defaults for the model; tools/unsir_torch.py given ours' "
-                     "--impair-lr, --repair-lr and --noise-batch = our noise samples per class",
-                     "rounds: ours repeats impair+repair (up to 3) while the forgotten classes' training samples are still "
-                     "recognised above 1 %; PyTorch runs one round",
+                     "--impair-lr, --repair-lr, --noise-batch = our noise samples per class, and --rounds",
+                     "rounds: ours repeats impair+repair (up to 3, impair lr x2 each) while the forgotten classes' training "
+                     "samples are still recognised above 1 %; PyTorch runs as many rounds as ours did",
                      "ours' total also holds the graph building of each phase and the forget check of each round"])
         first = {}
         ratio_rows = []

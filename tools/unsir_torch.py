@@ -58,6 +58,9 @@ def parse_args(argv=None):
     ap.add_argument("--impair-epochs", type=int, default=1)
     ap.add_argument("--repair-lr", type=float, default=0.01)
     ap.add_argument("--repair-epochs", type=int, default=1)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="impair + repair rounds, each from where the last ended (onnx-unlearn's rounds, a fixed count here)")
+    ap.add_argument("--impair-lr-growth", type=float, default=2.0, help="factor on the impair lr at each further round")
     ap.add_argument("--save", default=None, help="optional: save the unlearned torch state_dict (.pt)")
     return ap.parse_args(argv)
 
@@ -150,13 +153,18 @@ def run(args):
         xs.append(nz[:k].repeat(args.noise_repeats, 1, 1, 1))
         ys.append(torch.full((k * args.noise_repeats,), c if args.noise_label == "own" else 0, dtype=torch.long))
     xi, yi = torch.cat(xs), torch.cat(ys)
-    train_epochs(model, xi, yi, args.impair_lr, args.impair_epochs, args.batch, gen)
-    t2 = time.perf_counter()
-    after_impair = evaluate(model, xt, yt, forget)
-
-    t3 = time.perf_counter()
-    train_epochs(model, xr, yr, args.repair_lr, args.repair_epochs, args.batch, gen)
-    t4 = time.perf_counter()
+    impair_s = repair_s = 0.0
+    after_impair = None
+    for r in range(args.rounds):
+        t2 = time.perf_counter()
+        train_epochs(model, xi, yi, args.impair_lr * args.impair_lr_growth ** r, args.impair_epochs, args.batch, gen)
+        t3 = time.perf_counter()
+        if after_impair is None:
+            after_impair = evaluate(model, xt, yt, forget)
+        t4 = time.perf_counter()
+        train_epochs(model, xr, yr, args.repair_lr, args.repair_epochs, args.batch, gen)
+        impair_s += t3 - t2
+        repair_s += time.perf_counter() - t4
     after = evaluate(model, xt, yt, forget)
     if args.save:
         torch.save(model.state_dict(), args.save)
@@ -165,7 +173,7 @@ def run(args):
     config.update(arch=arch, forget_classes=forget, retained_samples=len(xr), impair_samples=len(xi),
                   impair_noise_per_class=k, torch=torch.__version__)
     return dict(
-        timings_s=dict(noise=t1 - t0, impair=t2 - t1, repair=t4 - t3, total=(t1 - t0) + (t2 - t1) + (t4 - t3)),
+        timings_s=dict(noise=t1 - t0, impair=impair_s, repair=repair_s, total=(t1 - t0) + impair_s + repair_s),
         metrics=dict(before=before, after_impair=after_impair, after=after),
         config=config,
     )
@@ -186,6 +194,8 @@ def main():
           f"label {args.noise_label}, + {c['retained_samples']} retained), Adam lr {args.impair_lr}, "
           f"{args.impair_epochs} epoch(s), batch {args.batch}")
     print(f"  repair: {c['retained_samples']} retained, Adam lr {args.repair_lr}, {args.repair_epochs} epoch(s)")
+    if args.rounds > 1:
+        print(f"  {args.rounds} impair + repair rounds, impair lr x{args.impair_lr_growth} each further round")
     t = r["timings_s"]
     print(f"  time: noise {t['noise']:.2f} s, impair {t['impair']:.2f} s, repair {t['repair']:.2f} s, "
           f"total {t['total']:.2f} s")
