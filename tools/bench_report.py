@@ -46,15 +46,15 @@ def table(title, header, rows, left=1, notes=()):
     print()
 
 
-def train_results(work, model, batch, tag, cfg):
-    short, long_ = load(work, f"{tag}_ours_e1"), load(work, f"{tag}_ours_e{1 + cfg['train_epochs']}")
+def train_results(work, model, batch, tag, epochs):
+    short, long_ = load(work, f"{tag}_ours_e1"), load(work, f"{tag}_ours_e{1 + epochs}")
     torch_ = load(work, f"{tag}_torch")
     ours = (long_["epochs"] - short["epochs"]) * long_["samples"] / (long_["seconds"] - short["seconds"])
-    return dict(model=model, batch=batch, ours_images_per_second=round(ours, 1),
+    return dict(model=model, batch=batch, timed_epochs=epochs, ours_images_per_second=round(ours, 1),
                 torch_images_per_second=round(torch_["images_per_second"], 1),
                 ours_over_torch=round(ours / torch_["images_per_second"], 3),
                 ours_images_per_second_incl_setup=long_["samples_per_second"],
-                ours_peak_rss_mb=peak_rss_mb(work, f"{tag}_ours_e{1 + cfg['train_epochs']}"),
+                ours_peak_rss_mb=peak_rss_mb(work, f"{tag}_ours_e{1 + epochs}"),
                 torch_peak_rss_mb=peak_rss_mb(work, f"{tag}_torch"), torch_version=torch_["torch"])
 
 
@@ -71,12 +71,13 @@ def main():
     with open(os.path.join(work, "config.json")) as f:
         cfg = json.load(f)
     with open(os.path.join(work, "manifest")) as f:
-        cases = [line.split() for line in f if line.strip()]
+        lines = [line.split() for line in f if line.strip()]
+    cases = [line[:4] for line in lines]
     with open("/proc/cpuinfo") as f:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
     cfg.update(cpu=cpu, cpus=os.cpu_count(), loadavg_at_end=" ".join(f"{x:.2f}" for x in os.getloadavg()))
 
-    train = [train_results(work, m, int(b), tag, cfg) for kind, m, b, tag in cases if kind == "train"]
+    train = [train_results(work, m, int(b), tag, int(epochs)) for _, m, b, tag, epochs in (line for line in lines if line[0] == "train")]
     unsir = []
     for kind, model, classes, tag in cases:
         if kind == "unsir":
@@ -97,9 +98,9 @@ def main():
           + (" [BENCH_QUICK: smoke sizes]" if cfg["quick"] else ""))
     print()
     table(f"1. Training steps: Adam lr 1e-3, BatchNorm in train mode, first {cfg['train_samples']} samples of "
-          f"models/fmnist_train.npz, {cfg['train_epochs']} timed epoch(s)",
-          ["model", "batch", "ours img/s", "torch img/s", "ours/torch", "ours img/s incl. setup", "ours RSS MB", "torch RSS MB"],
-          [[t["model"], str(t["batch"]), num(t["ours_images_per_second"]), num(t["torch_images_per_second"]),
+          f"models/fmnist_train.npz",
+          ["model", "batch", "timed epochs", "ours img/s", "torch img/s", "ours/torch", "ours img/s incl. setup", "ours RSS MB", "torch RSS MB"],
+          [[t["model"], str(t["batch"]), str(t["timed_epochs"]), num(t["ours_images_per_second"]), num(t["torch_images_per_second"]),
             num(t["ours_over_torch"], ".2f"), num(t["ours_images_per_second_incl_setup"]),
             num(t["ours_peak_rss_mb"], ".0f"), num(t["torch_peak_rss_mb"], ".0f")] for t in train],
           notes=["ours: (E2 - E1) x samples / (seconds of train --epochs E2 - seconds of --epochs E1): graph building and "
