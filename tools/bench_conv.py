@@ -33,7 +33,7 @@ def save(path, nodes, inputs):
 
 
 def cases():
-    """name -> (flops, onnx inputs, torch callable factory)."""
+    """name -> (FLOPs, (ONNX op, its attributes), [(input name, shape)] of x and w)."""
     out = {}
     for c, s, co in LAYERS:
         flops = 2 * BATCH * s * s * 9 * c * co

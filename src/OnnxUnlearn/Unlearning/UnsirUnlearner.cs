@@ -91,7 +91,6 @@ public static class UnsirUnlearner
         var initializers = new Dictionary<string, float[]>();
         Dictionary<string, float[]>? afterImpair = null;
         var phaseLosses = new Dictionary<string, List<float>> { ["impair"] = [], ["repair"] = [] };
-        timings["impair"] = timings["repair"] = 0;
         var rounds = new List<UnsirRound>();
         do
         {
@@ -129,7 +128,6 @@ public static class UnsirUnlearner
                 // A copy: repair goes on updating the arrays.
                 afterImpair ??= initializers.ToDictionary(p => p.Key, p => (float[])p.Value.Clone());
                 roundTimings[phase] = watch.Elapsed.TotalSeconds;
-                timings[phase] += roundTimings[phase];
             }
             var forgetAccuracy = forgetCheck.Length == 0 ? (double?)null : Accuracy(model, initializers, info, train, forgetCheck, device);
             rounds.Add(new UnsirRound(impairRate, forgetAccuracy, roundTimings["impair"], roundTimings["repair"]));
@@ -137,6 +135,8 @@ public static class UnsirUnlearner
         while (rounds[^1].ForgetCheckAccuracy > settings.ForgetTarget && rounds.Count < settings.MaxRounds);
 
         foreach (var (phase, values) in phaseLosses) losses[phase] = values;
+        timings["impair"] = rounds.Sum(r => r.ImpairSeconds);
+        timings["repair"] = rounds.Sum(r => r.RepairSeconds);
         timings["total"] = total.Elapsed.TotalSeconds;
         return new UnsirResult(initializers, afterImpair!, subset.Length, noiseLabels.Length * settings.NoiseCopies, perClass, timings, losses, noise,
             rounds);
