@@ -140,6 +140,7 @@ public static class TrainingGraphBuilder
             graph.Outputs.Add(graph.AddNode("Identity", [Loss], 1, null, "loss/output", outputNames: [TrainingGraph.LossName]).Outputs[0]);
             graph.Outputs.AddRange(Outputs);
             graph.RemoveDeadNodes();
+            graph.TopologicalSort();
             return new TrainingGraph
             {
                 Proto = Model.ToProto(),

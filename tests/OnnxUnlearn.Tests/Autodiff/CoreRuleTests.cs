@@ -110,6 +110,32 @@ public class CoreRuleTests
         Assert.That(k.Check(), Is.LessThan(Tolerance));
     }
 
+    /// <summary>
+    /// The Conv form of the input gradient (stride 1, at least 8 input channels): group 1, grouped,
+    /// depthwise, dilated, asymmetric pads, pointwise, spatial ranks 1 and 3; and beside them the
+    /// cases that keep the ConvTranspose form: a depthwise channel multiplier, pads beyond the kernel's extent.
+    /// </summary>
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 6, 8, 3, 3 }, 1, 1, new long[] { 1, 1, 1, 1 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 6, 8, 3, 2 }, 1, 1, new long[] { 0, 1, 2, 0 })]
+    [TestCase(new long[] { 2, 8, 6, 5 }, new long[] { 4, 8, 3, 3 }, 1, 2, new long[] { 2, 1, 0, 2 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 6, 4, 3, 3 }, 2, 1, new long[] { 1, 1, 1, 1 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 8, 1, 3, 3 }, 8, 1, new long[] { 1, 1, 1, 1 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 16, 1, 3, 3 }, 8, 1, new long[] { 1, 0, 1, 2 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 5, 8, 1, 1 }, 1, 1, new long[] { 0, 0, 0, 0 })]
+    [TestCase(new long[] { 2, 8, 5, 4 }, new long[] { 5, 8, 1, 1 }, 1, 1, new long[] { 1, 0, 0, 1 })]
+    [TestCase(new long[] { 2, 8, 9 }, new long[] { 4, 8, 3 }, 1, 1, new long[] { 2, 1 })]
+    [TestCase(new long[] { 2, 8, 3, 4, 3 }, new long[] { 4, 4, 2, 3, 2 }, 2, 1, new long[] { 1, 1, 0, 0, 1, 1 })]
+    public void Conv_input_gradient_of_stride_1_convs(long[] input, long[] weight, int group, int dilation, long[] pads)
+    {
+        var k = new GradientChecker();
+        var x = k.Input("x", input);
+        var w = k.Input("w", weight);
+        var rank = input.Length - 2;
+        k.Output(k.Builder.Op("Conv", [x, w], Attr.Int("group", group), Attr.Ints("pads", pads),
+            Attr.Ints("dilations", Enumerable.Repeat((long)dilation, rank).ToArray())));
+        Assert.That(k.Check(), Is.LessThan(Tolerance));
+    }
+
     /// <summary>The patch form of the weight gradient at spatial ranks 1 and 3, 1×1 kernels included.</summary>
     [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 3 }, 2)]
     [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 1 }, 1)]

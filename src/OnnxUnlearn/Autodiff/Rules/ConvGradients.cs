@@ -23,24 +23,96 @@ internal static class ConvGradients
         var g = ConvGeometry.Of(c.Node, wDims[2..], xDims[2..]);
         var group = c.Node.GetInt("group", 1);
 
-        // dX = ConvTranspose(dY, W) with the forward strides, dilations, group and pads, and
-        // output_padding = (H + pad_begin + pad_end − d·(k − 1) − 1) mod s per axis, which makes
-        // the output exactly H (output_shape would let the runtime re-split the pads).
         if (c.Needs(0))
-        {
-            var outputPadding = Enumerable.Range(0, rank)
-                .Select(a => (xDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Extent(a)) % g.Strides[a]).ToArray();
-            c.SetGI(0, c.B.Op("ConvTranspose", [dY, w],
-                [.. g.Attributes(), Attr.Int("group", group), Attr.Ints("output_padding", outputPadding)]));
-        }
+            c.SetGI(0, InputGradient(c, dY, w, xDims, wDims, g, group));
 
         // dW[m, c', k] = Σ_n Σ_o X[n, g·Cg + c', o·s + k·d − pad] · dY[n, m, o] for m in group g
-        if (c.Needs(1))
-            c.SetGI(1, WeightGradient(c, x, dY, xDims, yDims, wDims, g, group));
+        if (c.Needs(1) && xDims[1] == group)
+            c.SetGI(1, WeightGradientAsConv(c, x, dY, xDims, yDims, g, group));
+        else if (c.Needs(1))
+        {
+            var patches = Patches(c, x, xDims, yDims, g, group);
+            c.SetGI(1, WeightGradientFromPatches(c, patches, dY, yDims, wDims, group));
+            if (!PatchesAreInput(g) && yDims[2..].Aggregate(1L, (a, b) => a * b) <= MaxPositionsForPatchForward)
+                ForwardFromPatches(c, patches, yDims, wDims, group);
+        }
 
         // dB = Σ dY over every axis but the channel axis
         if (c.Needs(2))
             c.SetGI(2, c.B.ReduceSum(dY, [0, .. Enumerable.Range(2, rank).Select(a => (long)a)], keepDims: false));
+    }
+
+    /// <summary>
+    /// Below this many input channels a stride-1 conv's input gradient takes the ConvTranspose form:
+    /// the Conv form's per-image GEMM then has too few rows. Measured on stock ONNX Runtime (CPU,
+    /// 2 threads, tools/bench_conv.sh): the Conv form takes 0.3–0.5× ConvTranspose's time for 1×1
+    /// and grouped convs, 0.5–0.7× for 8 to 32 channels at 14² to 28², 0.3–0.9× for depthwise 3×3,
+    /// 0.8–1.2× for 64 to 512 channels, and 1.5–3.5× for 1 or 3 input channels and for depthwise
+    /// convs with a channel multiplier (which keep ConvTranspose too).
+    /// </summary>
+    private const long MinChannelsForConvForm = 8;
+
+    /// <summary>
+    /// dX of Conv(X, W) given dY. With every stride 1 and pads within the kernel's extent it is the
+    /// Conv of dY with W flipped and its channel axes swapped per group, padded to make the output X:
+    ///   dX = Conv(dY, W'), W'[g·Cg + c, m, k] = W[g·Mg + m, c, K − 1 − k],
+    ///        pads' = d·(k − 1) − pads per side, the forward dilations and group.
+    /// Otherwise dX = ConvTranspose(dY, W) with the forward strides, dilations, group and pads, and
+    /// output_padding = (H + pad_begin + pad_end − d·(k − 1) − 1) mod s per axis, which makes the
+    /// output exactly H (output_shape would let the runtime re-split the pads).
+    /// </summary>
+    private static Value InputGradient(GradientContext c, Value dY, Value w, long[] xDims, long[] wDims, ConvGeometry g, long group)
+    {
+        var rank = xDims.Length - 2;
+        var spatialAxes = Enumerable.Range(2, rank).Select(a => (long)a).ToArray();
+        var pointwise = g.Kernel.All(k => k == 1);
+        var (mg, cg) = (wDims[0] / group, wDims[1]);
+        var convForm = g.Strides.All(s => s == 1) && xDims[1] >= MinChannelsForConvForm && !(cg == 1 && mg > 1)
+            && g.Pads.Select((p, i) => p <= g.Extent(i % rank) - 1).All(within => within)
+            && (pointwise || c.B.Opset >= 10);
+        if (!convForm)
+        {
+            var outputPadding = Enumerable.Range(0, rank)
+                .Select(a => (xDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Extent(a)) % g.Strides[a]).ToArray();
+            return c.B.Op("ConvTranspose", [dY, w],
+                [.. g.Attributes(), Attr.Int("group", group), Attr.Ints("output_padding", outputPadding)]);
+        }
+        var flipped = w;
+        if (group == 1)
+            flipped = c.B.Transpose(w, [1, 0, .. spatialAxes]);
+        else if (mg == 1)
+            flipped = c.B.Reshape(w, c.B.Ints([group * cg, mg, .. wDims[2..]]));
+        else
+        {
+            flipped = c.B.Reshape(w, c.B.Ints([group, mg, cg, .. wDims[2..]]));
+            flipped = c.B.Transpose(flipped, [0, 2, 1, .. spatialAxes.Select(a => a + 1)]);
+            flipped = c.B.Reshape(flipped, c.B.Ints([group * cg, mg, .. wDims[2..]]));
+        }
+        if (!pointwise)
+            flipped = c.B.Slice(flipped, Enumerable.Repeat(-1L, rank).ToArray(), Enumerable.Repeat(long.MinValue, rank).ToArray(),
+                spatialAxes, Enumerable.Repeat(-1L, rank).ToArray());
+        var pads = Enumerable.Range(0, 2 * rank).Select(i => g.Extent(i % rank) - 1 - g.Pads[i]).ToArray();
+        return c.B.Op("Conv", [dY, flipped], Attr.Ints("dilations", g.Dilations), Attr.Ints("pads", pads), Attr.Int("group", group));
+    }
+
+    /// <summary>
+    /// At most this many output positions per image, a conv whose weight gradient extracts patches
+    /// computes its output as a MatMul over those patches instead of running Conv. Measured on stock
+    /// ONNX Runtime (CPU, 2 threads, tools/bench_conv.sh): the MatMul takes 0.3–0.9× Conv's time at
+    /// 7² to 16² output positions (Conv's per-image im2col and GEMM are poorly shaped there), 0.7–0.95×
+    /// at 20² and 1.0–1.2× at 28².
+    /// </summary>
+    private const long MaxPositionsForPatchForward = 256;
+
+    // Y[n, g·Mg + m, o] = Σ_k W[g·Mg + m, k] · P[n, g, k, o] + B[g·Mg + m], every reader of Y reading
+    // this product over the patches the weight gradient extracts anyway (the Conv node then dies).
+    private static void ForwardFromPatches(GradientContext c, Value patches, long[] yDims, long[] wDims, long group)
+    {
+        var weights = c.B.Reshape(c.I(1), c.B.Ints([group, wDims[0] / group, -1]));
+        var y = c.B.Reshape(c.B.Op("MatMul", weights, patches), c.B.Ints([-1, .. yDims[1..]]));
+        if (c.HasInput(2))
+            y = c.B.Add(y, c.B.Reshape(c.I(2), c.B.Ints([wDims[0], .. Enumerable.Repeat(1L, yDims.Length - 2)])));
+        c.O(0).ReplaceAllUsesWith(y);
     }
 
     /// <summary>
@@ -54,27 +126,26 @@ internal static class ConvGradients
         long[] wDims, ConvGeometry g, long group) =>
         inDims[1] == group
             ? WeightGradientAsConv(c, input, outputGrad, inDims, outDims, g, group)
-            : WeightGradientFromPatches(c, input, outputGrad, inDims, outDims, wDims, g, group);
+            : WeightGradientFromPatches(c, Patches(c, input, inDims, outDims, g, group), outputGrad, outDims, wDims, group);
+
+    /// <summary>Whether a conv's patches are its input itself: a 1×1 kernel, stride 1, no pads.</summary>
+    private static bool PatchesAreInput(ConvGeometry g) =>
+        g.Kernel.All(k => k == 1) && g.Strides.All(s => s == 1) && g.Pads.All(p => p == 0);
 
     /// <summary>
-    /// Patch form. The patches P[n, (c, k), o] = In[n, c, o·s + k·d − pad] are one Conv of In with
-    /// the constant one-hot kernel E[(c, k), 0, k'] = [k' = k] (group = Cin, the forward strides,
-    /// dilations and pads; a 1×1 stride-1 conv's patches are In itself). Then per group g, with
-    /// Cg input and Mg output channels and O output positions:
-    ///   dW[g, m', (c', k)] = Σ_n (P[n, g, (c', k), O] · dOut[n, g, m', O]ᵀ)ᵀ
-    /// a batched MatMul over (n, g), a ReduceSum over n and a Transpose. P holds K = Π kernel
-    /// values per input value: the price of the speed is that much transient memory.
+    /// The patches P[n, g, (c', k), o] = In[n, g·Cg + c', o·s + k·d − pad] of a conv's input: one Conv
+    /// of In with the constant one-hot kernel E[(c, k), 0, k'] = [k' = k] (group = Cin, the forward
+    /// strides, dilations and pads), reshaped to [N, G, Cg·K, O] with K = Π kernel and O output
+    /// positions. P holds K values per input value: the price of the speed is that much transient memory.
     /// </summary>
-    private static Value WeightGradientFromPatches(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
-        long[] wDims, ConvGeometry g, long group)
+    private static Value Patches(GradientContext c, Value input, long[] inDims, long[] outDims, ConvGeometry g, long group)
     {
         var rank = inDims.Length - 2;
         var cIn = inDims[1];
-        var m = wDims[0];
         var kernelSize = g.Kernel.Aggregate(1L, (a, b) => a * b);
         var positions = outDims[2..].Aggregate(1L, (a, b) => a * b);
         var patches = input;
-        if (kernelSize > 1 || g.Strides.Any(s => s != 1) || g.Pads.Any(p => p != 0))
+        if (!PatchesAreInput(g))
         {
             var oneHot = new float[cIn * kernelSize * kernelSize];
             for (var channel = 0L; channel < cIn; channel++)
@@ -87,8 +158,18 @@ internal static class ConvGradients
             if (produced.Where((size, a) => size != outDims[a + 2]).Any())
                 patches = c.B.Slice(patches, new long[rank], outDims[2..], Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
         }
-        patches = c.B.Reshape(patches, c.B.Ints([-1, group, cIn / group * kernelSize, positions]));
-        var dY = c.B.Reshape(outputGrad, c.B.Ints([-1, group, m / group, positions]));
+        return c.B.Reshape(patches, c.B.Ints([-1, group, cIn / group * kernelSize, positions]));
+    }
+
+    /// <summary>
+    /// Patch form of the weight gradient: per group g, with Mg output channels,
+    ///   dW[g, m', (c', k)] = Σ_n (P[n, g, (c', k), O] · dOut[n, g, m', O]ᵀ)ᵀ
+    /// a batched MatMul over (n, g), a ReduceSum over n and a Transpose.
+    /// </summary>
+    private static Value WeightGradientFromPatches(GradientContext c, Value patches, Value outputGrad, long[] outDims, long[] wDims, long group)
+    {
+        var positions = outDims[2..].Aggregate(1L, (a, b) => a * b);
+        var dY = c.B.Reshape(outputGrad, c.B.Ints([-1, group, wDims[0] / group, positions]));
         var products = c.B.Op("MatMul", patches, c.B.Transpose(dY, [0, 1, 3, 2]));
         var dW = c.B.Transpose(c.B.ReduceSum(products, [0], keepDims: false), [0, 2, 1]);
         return c.B.Reshape(dW, c.B.Ints(wDims));
