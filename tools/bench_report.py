@@ -60,10 +60,13 @@ def train_results(work, model, batch, tag, epochs):
 
 def unsir_side(report):
     settings = report.get("hyperparameters") or report["config"]
-    return dict(rounds=report.get("rounds", settings.get("rounds", 1)), timings_s=report["timings_s"],
+    side = dict(rounds=report.get("rounds", settings.get("rounds", 1)), timings_s=report["timings_s"],
                 impair_lr=settings["impair_lr"], repair_lr=settings["repair_lr"],
                 before={k: report["metrics"]["before"][k] for k in ("forget_acc", "retain_acc", "test_acc")},
                 after={k: report["metrics"]["after"][k] for k in ("forget_acc", "retain_acc", "test_acc")})
+    # ours' rule for further rounds (PyTorch's side runs a fixed count)
+    side.update({k: settings[k] for k in ("max_rounds", "impair_lr_growth", "forget_target") if k in settings})
+    return side
 
 
 def main():
@@ -116,14 +119,16 @@ def main():
                         + [num(t[k]) for k in ("noise", "impair", "repair", "total")]
                         + [pct(s["before"]["retain_acc"]), pct(s["after"]["forget_acc"]), pct(s["after"]["retain_acc"])])
     if unsir:
+        rule = unsir[0]["ours"]
         table(f"2. UNSIR: noise {cfg['noise_steps']} steps, {cfg['noise_copies']} copies, {cfg['retain_per_class']} retained "
               "per class; seconds per phase, accuracy on models/fmnist_test.npz",
               ["model", "classes", "side", "rounds", "impair / repair lr", "noise s", "impair s", "repair s", "total s",
                "retain acc before", "forget acc after", "retain acc after"], rows, left=3,
               notes=["same recipe on both sides: ours with its defaults for the model; tools/unsir_torch.py given ours' "
                      "--impair-lr, --repair-lr, --noise-batch = our noise samples per class, and --rounds",
-                     "rounds: ours repeats impair+repair (up to 3, impair lr x2 each) while the forgotten classes' training "
-                     "samples are still recognised above 1 %; PyTorch runs as many rounds as ours did",
+                     f"rounds: ours repeats impair+repair (up to {rule['max_rounds']}, impair lr x{rule['impair_lr_growth']:g} "
+                     f"each) while the forgotten classes' training samples are still recognised above "
+                     f"{100 * rule['forget_target']:g} %; PyTorch runs as many rounds as ours did",
                      "ours' total also holds the graph building of each phase and the forget check of each round"])
         first = {}
         ratio_rows = []

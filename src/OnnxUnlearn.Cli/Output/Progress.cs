@@ -37,7 +37,7 @@ public sealed class PhaseProgress : IDisposable
 {
     private readonly Progress _owner;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
-    private TimeSpan _lastLine = TimeSpan.MinValue;
+    private double? _lastLineSeconds;
     private bool _done;
 
     internal PhaseProgress(Progress owner, string name, int totalSteps)
@@ -54,16 +54,17 @@ public sealed class PhaseProgress : IDisposable
     /// <summary>Reports that <paramref name="step"/> steps (1-based) are done, with an optional loss.</summary>
     public void Step(int step, double? loss = null, string? detail = null)
     {
-        var now = _clock.Elapsed;
+        // In seconds as doubles: no TimeSpan arithmetic that could overflow on an odd clock.
+        var now = _clock.Elapsed.TotalSeconds;
         var last = TotalSteps > 0 && step >= TotalSteps;
-        if (!last && step != 1 && now - _lastLine < _owner.Interval) return;
-        _lastLine = now;
+        if (!last && step != 1 && now - _lastLineSeconds < _owner.Interval.TotalSeconds) return;
+        _lastLineSeconds = now;
         var line = $"[{Name}] step {step}" + (TotalSteps > 0 ? $"/{TotalSteps}" : "");
         if (loss is { } l) line += "  loss " + l.ToString("G5", CultureInfo.InvariantCulture);
         if (detail is not null) line += "  " + detail;
         line += "  " + Seconds(now);
         if (TotalSteps > 0 && step > 1 && step < TotalSteps)
-            line += "  eta " + Seconds(now * ((double)(TotalSteps - step) / step));
+            line += "  eta " + Seconds(now * (TotalSteps - step) / step);
         _owner.Write(line);
     }
 
@@ -72,10 +73,10 @@ public sealed class PhaseProgress : IDisposable
     {
         if (_done) return;
         _done = true;
-        _owner.Write($"[{Name}] done in {Seconds(_clock.Elapsed)}" + (summary is null ? "" : "  " + summary));
+        _owner.Write($"[{Name}] done in {Seconds(_clock.Elapsed.TotalSeconds)}" + (summary is null ? "" : "  " + summary));
     }
 
     public void Dispose() => _done = true;
 
-    internal static string Seconds(TimeSpan t) => t.TotalSeconds.ToString(t.TotalSeconds < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " s";
+    internal static string Seconds(double seconds) => seconds.ToString(seconds < 10 ? "0.0" : "0", CultureInfo.InvariantCulture) + " s";
 }
