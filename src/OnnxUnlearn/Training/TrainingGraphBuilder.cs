@@ -164,7 +164,7 @@ public static class TrainingGraphBuilder
         var outputs = new List<Value>();
 
         var runningStatistics = new HashSet<Value>();
-        var batchStatisticsNodes = new HashSet<Node>();
+        var batchStatisticsNodes = new Dictionary<Node, Value>();
         foreach (var bn in graph.Nodes.Where(n => n.OpType == "BatchNormalization" && n.IsStandard).ToList())
         {
             runningStatistics.Add(bn.Inputs[3]!);
@@ -217,7 +217,7 @@ public static class TrainingGraphBuilder
     /// r' = momentum·r + (1 − momentum)·s, with the unbiased variance (as PyTorch does).
     /// </summary>
     private static void UseBatchStatistics(GraphBuilder b, Node bn, TrainingGraphOptions options, IReadOnlyDictionary<string, ValueShape> shapes,
-        List<StateTensor> state, List<Value> outputs, HashSet<Node> batchStatisticsNodes)
+        List<StateTensor> state, List<Value> outputs, Dictionary<Node, Value> batchStatisticsNodes)
     {
         b.Prefix = $"bn/{bn.Name}";
         var x = bn.Inputs[0]!;
@@ -231,7 +231,7 @@ public static class TrainingGraphBuilder
         var runningVar = bn.Inputs[4]!;
         bn.SetInput(3, mean);
         bn.SetInput(4, variance);
-        batchStatisticsNodes.Add(bn);
+        batchStatisticsNodes[bn] = centered;
         if (options.BatchNorm != BatchNormMode.Train) return;
 
         var momentum = bn.GetFloat("momentum", 0.9f);

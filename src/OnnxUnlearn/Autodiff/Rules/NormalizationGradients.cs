@@ -110,11 +110,11 @@ internal static class NormalizationGradients
         var axes = new long[] { 0 }.Concat(Enumerable.Range(2, dims.Length - 2).Select(a => (long)a)).ToArray();
         var epsilon = c.Node.GetFloat("epsilon", 1e-5f);
         var dY = c.GO(0)!;
-        var batchStatistics = c.Options.BatchStatisticsNodes.Contains(c.Node);
+        var batchStatistics = c.Options.BatchStatisticsNodes.TryGetValue(c.Node, out var forwardCentered);
         Value Channel(Value v) => c.B.Reshape(v, perChannel);
 
         var invStd = Channel(c.B.Op("Reciprocal", c.B.Op("Sqrt", c.B.Add(c.I(4), c.B.Scalar(epsilon)))));
-        var centered = c.Needs(1) || batchStatistics ? c.B.Sub(x, Channel(c.I(3))) : null;
+        var centered = forwardCentered ?? (c.Needs(1) ? c.B.Sub(x, Channel(c.I(3))) : null);
         var sumDyCentered = centered is null ? null : c.B.ReduceSum(c.B.Mul(dY, centered), axes, keepDims: true);
         var sumDy = c.Needs(2) || batchStatistics ? c.B.ReduceSum(dY, axes, keepDims: true) : null;
 
