@@ -10,7 +10,7 @@ internal static class ActivationGradients
     public static void Register(GradientRegistry r)
     {
         // dX = dY · [Y > 0]  (the mask cast to float and multiplied: ONNX Runtime's CPU Where takes
-        // 1.5–2× as long as Cast + Mul on a full activation)
+        // about twice as long as Cast + Mul on a full activation)
         r.Add("Relu", c =>
         {
             var mask = c.B.Cast(c.B.Op("Greater", c.O(0), c.B.Scalar(0)), TensorProto.Types.DataType.Float);

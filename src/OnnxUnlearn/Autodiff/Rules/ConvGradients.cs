@@ -27,13 +27,10 @@ internal static class ConvGradients
             c.SetGI(0, InputGradient(c, dY, w, xDims, wDims, g, group));
 
         // dW[m, c', k] = Σ_n Σ_o X[n, g·Cg + c', o·s + k·d − pad] · dY[n, m, o] for m in group g
-        if (c.Needs(1) && xDims[1] == group)
-            c.SetGI(1, WeightGradientAsConv(c, x, dY, xDims, yDims, g, group));
-        else if (c.Needs(1))
+        if (c.Needs(1))
         {
-            var patches = Patches(c, x, xDims, yDims, g, group);
-            c.SetGI(1, WeightGradientFromPatches(c, patches, dY, yDims, wDims, group));
-            if (!PatchesAreInput(g) && yDims[2..].Aggregate(1L, (a, b) => a * b) <= MaxPositionsForPatchForward)
+            c.SetGI(1, WeightGradient(c, x, dY, xDims, yDims, wDims, g, group, out var patches));
+            if (patches is not null && !PatchesAreInput(g) && yDims[2..].Aggregate(1L, (a, b) => a * b) <= MaxPositionsForPatchForward)
                 ForwardFromPatches(c, patches, yDims, wDims, group);
         }
 
@@ -47,8 +44,8 @@ internal static class ConvGradients
     /// the Conv form's per-image GEMM then has too few rows. Measured on stock ONNX Runtime (CPU,
     /// 2 threads, tools/bench_conv.sh): the Conv form takes 0.3–0.5× ConvTranspose's time for 1×1
     /// and grouped convs, 0.5–0.7× for 8 to 32 channels at 14² to 28², 0.3–0.9× for depthwise 3×3,
-    /// 0.8–1.2× for 64 to 512 channels, and 1.5–3.5× for 1 or 3 input channels and for depthwise
-    /// convs with a channel multiplier (which keep ConvTranspose too).
+    /// 0.8–1.2× for 64 to 512 channels, 2.3–3.5× for 1 or 3 input channels, and 0.8–1.7× (1.5–1.7×
+    /// in two of three runs) for depthwise convs with a channel multiplier, which keep ConvTranspose too.
     /// </summary>
     private const long MinChannelsForConvForm = 8;
 
@@ -121,12 +118,16 @@ internal static class ConvGradients
     /// Depthwise convs (one input channel per group) take the Conv form, the others the patch form:
     /// measured on stock ONNX Runtime (CPU, 2 threads, batch 256), the patch form is 2–6× faster
     /// for group-1 3×3 and 1×1 convs and the Conv form 1.5× faster for depthwise 3×3 convs.
+    /// <paramref name="patches"/> is the patch form's P, null for the Conv form.
     /// </summary>
     private static Value WeightGradient(GradientContext c, Value input, Value outputGrad, long[] inDims, long[] outDims,
-        long[] wDims, ConvGeometry g, long group) =>
-        inDims[1] == group
+        long[] wDims, ConvGeometry g, long group, out Value? patches)
+    {
+        patches = inDims[1] == group ? null : Patches(c, input, inDims, outDims, g, group);
+        return patches is null
             ? WeightGradientAsConv(c, input, outputGrad, inDims, outDims, g, group)
-            : WeightGradientFromPatches(c, Patches(c, input, inDims, outDims, g, group), outputGrad, outDims, wDims, group);
+            : WeightGradientFromPatches(c, patches, outputGrad, outDims, wDims, group);
+    }
 
     /// <summary>Whether a conv's patches are its input itself: a 1×1 kernel, stride 1, no pads.</summary>
     private static bool PatchesAreInput(ConvGeometry g) =>
@@ -256,7 +257,7 @@ internal static class ConvGradients
             c.SetGI(0, dX);
         }
         if (c.Needs(1))
-            c.SetGI(1, WeightGradient(c, dY, x, yDims, xDims, wDims, g, group));
+            c.SetGI(1, WeightGradient(c, dY, x, yDims, xDims, wDims, g, group, out _));
         if (c.Needs(2))
             c.SetGI(2, c.B.ReduceSum(dY, [0, .. Enumerable.Range(2, rank).Select(a => (long)a)], keepDims: false));
     }
