@@ -136,8 +136,13 @@ public class CoreRuleTests
         Assert.That(k.Check(), Is.LessThan(Tolerance));
     }
 
-    /// <summary>The patch form of the weight gradient at spatial ranks 1 and 3, 1×1 kernels included.</summary>
+    /// <summary>
+    /// The patch form of the weight gradient at spatial ranks 1 and 3, 1×1 kernels and a single input
+    /// channel (a grayscale stem: group 1, not depthwise) included.
+    /// </summary>
     [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 3 }, 2)]
+    [TestCase(new long[] { 2, 1, 6, 5 }, new long[] { 4, 1, 3, 3 }, 1)]
+    [TestCase(new long[] { 2, 1, 7, 6 }, new long[] { 3, 1, 3, 3 }, 2)]
     [TestCase(new long[] { 2, 3, 9 }, new long[] { 4, 3, 1 }, 1)]
     [TestCase(new long[] { 2, 2, 4, 5, 3 }, new long[] { 3, 2, 2, 3, 2 }, 1)]
     [TestCase(new long[] { 2, 4, 5, 4 }, new long[] { 6, 4, 1, 1 }, 2)]
