@@ -94,7 +94,7 @@ def forms(n, cin, cout, size, k, s, p):
         pad.append(h.make_node("Concat", pieces, ["p"], axis=2))
         result["dW"]["Pad + Slice + Concat patches + MatMul"] = (pad + tail, [x, dy], init)
     # Conv form: Conv(X as [cin, N, H, W], dY as [cout, N, h, w] filters, strides and dilations swapped).
-    produced = (size + 2 * p - s * (out - 1) - 1) + 1
+    produced = size + 2 * p - s * (out - 1)
     conv_form = [h.make_node("Transpose", ["x"], ["xt"], perm=[1, 0, 2, 3]), h.make_node("Transpose", ["dy"], ["dyt"], perm=[1, 0, 2, 3]),
                  h.make_node("Conv", ["xt", "dyt"], ["wt"], pads=[p] * 4, dilations=[s, s]),
                  h.make_node("Transpose", ["wt"], ["y"], perm=[1, 0, 2, 3])]
