@@ -33,6 +33,7 @@ public sealed class GradientRegistry
         SoftmaxGradients.Register(r);
         ReductionGradients.Register(r);
         GatherGradients.Register(r);
+        ScatterGradients.Register(r);
         SliceGradients.Register(r);
         ResizeGradients.Register(r);
         LossGradients.Register(r);

@@ -98,49 +98,21 @@ public sealed class GradientChecker
 
     public void Output(Value value) => _graph.Outputs.Add(value);
 
+    /// <summary>The analytic gradient of L with respect to each input (or those in <paramref name="only"/>),
+    /// by input name; the seeds R_k are drawn as <see cref="Check"/> draws them.</summary>
+    public Dictionary<string, float[]> Gradients(IReadOnlyCollection<string>? only = null)
+    {
+        var analysis = Analyze(only);
+        analysis.Forward.Dispose();
+        return analysis.Targets.Select((t, i) => (t.Name, Gradient: analysis.Analytic[i])).ToDictionary(p => p.Name, p => p.Gradient);
+    }
+
     /// <summary>Runs the check and returns the worst relative error over all inputs and directions.</summary>
     public double Check(int directions = 4, double epsilon = 1e-2, IReadOnlyCollection<string>? only = null, int coordinateLimit = 24)
     {
-        var header = new ModelProto { IrVersion = 8, ProducerName = "test" };
-        header.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        var forward = new Model(header, _graph);
-        var forwardProto = forward.ToProto();
-
-        using var feeds = new Feeds(_inputs, _dims);
-        var larger = _inputs.ToDictionary(p => p.Key, p => _batched.Contains(p.Key)
-            ? RandomArray(p.Value.Length / _dims[p.Key][0] * (_dims[p.Key][0] + 1))
-            : p.Value);
-        using var largerFeeds = new Feeds(larger, _dims.ToDictionary(p => p.Key, p => _batched.Contains(p.Key) ? [p.Value[0] + 1, .. p.Value[1..]] : p.Value));
-        var shapes = ShapeProbe.Run(forward, _batched.Count > 0 ? [feeds.Values, largerFeeds.Values] : [feeds.Values]);
-        using var forwardSession = new InferenceSession(forwardProto.ToByteArray());
-
-        // Seeds R_k, fixed random, shaped as the outputs of the given batch.
-        var outputDims = RunShapes(forwardSession, feeds, _graph.Outputs.Select(o => o.Name).ToList());
-        var seeds = _graph.Outputs.ToDictionary(o => o.Name, o => RandomArray(outputDims[o.Name].Aggregate(1L, (a, b) => a * b)));
-        var dims = new Dictionary<string, long[]>(_dims);
-        foreach (var output in _graph.Outputs) dims[output.Name + "_seed"] = outputDims[output.Name];
-
-        // Backward graph: seeds are extra inputs, gradients extra outputs.
-        var model = Model.FromProto(forwardProto);
-        var graph = model.Graph;
-        var builder = new GraphBuilder(graph, Opset, "grad");
-        var seedValues = new Dictionary<Value, Value>();
-        foreach (var output in graph.Outputs.ToList())
-            seedValues[output] = graph.AddInput(output.Name + "_seed", TensorTypes.Float(shapes[output.Name].Dims));
-        var targets = graph.RealInputs.Where(v => _inputs.ContainsKey(v.Name) && (only is null || only.Contains(v.Name))).ToList();
-        var grads = Backward.Build(builder, seedValues, targets, shapes);
-        Assert.That(grads.Keys, Is.EquivalentTo(targets), "every input must receive a gradient");
-        var gradOutputs = new List<string>();
-        foreach (var (target, grad) in grads)
-        {
-            graph.Outputs.Add(grad);
-            gradOutputs.Add(grad.Name);
-        }
-        using var gradSession = new InferenceSession(model.ToProto().ToByteArray());
-
-        var gradFeeds = new Dictionary<string, float[]>(_inputs);
-        foreach (var output in _graph.Outputs) gradFeeds[output.Name + "_seed"] = seeds[output.Name];
-        var analytic = RunAll(gradSession, gradFeeds, dims, gradOutputs);
+        var analysis = Analyze(only);
+        using var forwardSession = analysis.Forward;
+        var (seeds, dims, targets, analytic) = (analysis.Seeds, analysis.Dims, analysis.Targets, analysis.Analytic);
 
         double Loss(Dictionary<string, float[]> inputs)
         {
@@ -187,6 +159,53 @@ public sealed class GradientChecker
         WorstByFixture.AddOrUpdate(fixture, worst, (_, previous) => Math.Max(previous, worst));
         TestContext.Out.WriteLine($"worst rel.err {worst:G3}");
         return worst;
+    }
+
+    /// <summary>The forward session, the seeds, every feed's dims, the targets and their analytic
+    /// gradients (in target order).</summary>
+    private (InferenceSession Forward, Dictionary<string, float[]> Seeds, Dictionary<string, long[]> Dims, List<Value> Targets, List<float[]> Analytic)
+        Analyze(IReadOnlyCollection<string>? only)
+    {
+        var header = new ModelProto { IrVersion = 8, ProducerName = "test" };
+        header.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        var forward = new Model(header, _graph);
+        var forwardProto = forward.ToProto();
+
+        using var feeds = new Feeds(_inputs, _dims);
+        var larger = _inputs.ToDictionary(p => p.Key, p => _batched.Contains(p.Key)
+            ? RandomArray(p.Value.Length / _dims[p.Key][0] * (_dims[p.Key][0] + 1))
+            : p.Value);
+        using var largerFeeds = new Feeds(larger, _dims.ToDictionary(p => p.Key, p => _batched.Contains(p.Key) ? [p.Value[0] + 1, .. p.Value[1..]] : p.Value));
+        var shapes = ShapeProbe.Run(forward, _batched.Count > 0 ? [feeds.Values, largerFeeds.Values] : [feeds.Values]);
+        var forwardSession = new InferenceSession(forwardProto.ToByteArray());
+
+        // Seeds R_k, fixed random, shaped as the outputs of the given batch.
+        var outputDims = RunShapes(forwardSession, feeds, _graph.Outputs.Select(o => o.Name).ToList());
+        var seeds = _graph.Outputs.ToDictionary(o => o.Name, o => RandomArray(outputDims[o.Name].Aggregate(1L, (a, b) => a * b)));
+        var dims = new Dictionary<string, long[]>(_dims);
+        foreach (var output in _graph.Outputs) dims[output.Name + "_seed"] = outputDims[output.Name];
+
+        // Backward graph: seeds are extra inputs, gradients extra outputs.
+        var model = Model.FromProto(forwardProto);
+        var graph = model.Graph;
+        var builder = new GraphBuilder(graph, Opset, "grad");
+        var seedValues = new Dictionary<Value, Value>();
+        foreach (var output in graph.Outputs.ToList())
+            seedValues[output] = graph.AddInput(output.Name + "_seed", TensorTypes.Float(shapes[output.Name].Dims));
+        var targets = graph.RealInputs.Where(v => _inputs.ContainsKey(v.Name) && (only is null || only.Contains(v.Name))).ToList();
+        var grads = Backward.Build(builder, seedValues, targets, shapes);
+        Assert.That(grads.Keys, Is.EquivalentTo(targets), "every input must receive a gradient");
+        var gradOutputs = new List<string>();
+        foreach (var target in targets)
+        {
+            graph.Outputs.Add(grads[target]);
+            gradOutputs.Add(grads[target].Name);
+        }
+        using var gradSession = new InferenceSession(model.ToProto().ToByteArray());
+
+        var gradFeeds = new Dictionary<string, float[]>(_inputs);
+        foreach (var output in _graph.Outputs) gradFeeds[output.Name + "_seed"] = seeds[output.Name];
+        return (forwardSession, seeds, dims, targets, RunAll(gradSession, gradFeeds, dims, gradOutputs));
     }
 
     /// <summary>The worst relative error each test class has seen (printed after the run by

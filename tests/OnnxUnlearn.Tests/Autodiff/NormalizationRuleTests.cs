@@ -2,7 +2,8 @@ using OnnxUnlearn.Ir;
 
 namespace OnnxUnlearn.Tests.Autodiff;
 
-/// <summary>Numeric checks of InstanceNormalization and LayerNormalization.</summary>
+/// <summary>Numeric checks of InstanceNormalization, LayerNormalization, MeanVarianceNormalization and LRN
+/// (BatchNormalization is in CoreRuleTests).</summary>
 [TestFixture]
 public class NormalizationRuleTests
 {
@@ -45,6 +46,30 @@ public class NormalizationRuleTests
         k.Output(b.Mul(outputs[0], outputs[0]));
         k.Output(outputs[1]);
         k.Output(outputs[2]);
+        Assert.That(k.Check(), Is.LessThan(Tolerance));
+    }
+
+    [TestCase(13, null)]
+    [TestCase(13, new long[] { 2, 3 })]
+    [TestCase(13, new long[] { 1 })]
+    [TestCase(18, new long[] { -1, 0 })]
+    public void MeanVarianceNormalization_axes(int opset, long[]? axes)
+    {
+        var k = new GradientChecker(opset);
+        var x = k.Input("x", [3, 2, 4, 5]);
+        var y = k.Builder.Op("MeanVarianceNormalization", [x], axes is null ? [] : [Attr.Ints("axes", axes)]);
+        k.Output(k.Builder.Mul(y, y));
+        Assert.That(k.Check(), Is.LessThan(Tolerance));
+    }
+
+    [TestCase(1)]
+    [TestCase(3)]
+    [TestCase(5)]
+    public void LRN_window_sizes(int size)
+    {
+        var k = new GradientChecker(13);
+        var x = k.Input("x", [2, 7, 3, 2], -2, 2);
+        k.Output(k.Builder.Op("LRN", [x], Attr.Int("size", size), Attr.Float("alpha", 0.3f), Attr.Float("beta", 0.6f), Attr.Float("bias", 1.5f)));
         Assert.That(k.Check(), Is.LessThan(Tolerance));
     }
 }

@@ -25,7 +25,7 @@ internal static class ActivationGradients
         {
             var dY = c.GO(0)!;
             var alpha = c.Node.GetFloat("alpha", 0.01f);
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, c.B.Mul(dY, c.B.Scalar(alpha))));
+            c.SetGI(0, c.B.Where(c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, c.B.Mul(dY, c.B.Scalar(alpha))));
         });
         // Clip(X, min, max): dX = dY · [min < X < max] (min/max are attributes before opset 11; the
         // mask cast and multiplied, as for Relu)
@@ -59,8 +59,8 @@ internal static class ActivationGradients
             var x = c.I(0);
             var dY = c.GO(0)!;
             var between = c.B.Mul(dY, c.B.Add(c.B.Mul(x, c.B.Scalar(1f / 3)), c.B.Scalar(0.5f)));
-            var upper = c.B.Op("Where", c.B.Op("Greater", x, c.B.Scalar(3)), dY, between);
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Less", x, c.B.Scalar(-3)), c.B.Scalar(0), upper));
+            var upper = c.B.Where(c.B.Op("Greater", x, c.B.Scalar(3)), dY, between);
+            c.SetGI(0, c.B.Where(c.B.Op("Less", x, c.B.Scalar(-3)), c.B.Scalar(0), upper));
         });
         // Y = X where X > 0 else slope·X (slope broadcast to X):
         // dX = dY where X > 0 else slope·dY;  dslope = Σ over broadcast axes of (X ≤ 0 ? dY·X : 0)
@@ -69,15 +69,15 @@ internal static class ActivationGradients
             var x = c.I(0);
             var dY = c.GO(0)!;
             var positive = c.B.Op("Greater", x, c.B.Scalar(0));
-            if (c.Needs(0)) c.SetGI(0, c.B.Op("Where", positive, dY, c.B.Mul(dY, c.I(1))));
-            if (c.Needs(1)) c.SetGI(1, c.ReduceToShapeOf(c.B.Op("Where", positive, c.B.Scalar(0), c.B.Mul(dY, x)), c.I(1), c.O(0)));
+            if (c.Needs(0)) c.SetGI(0, c.B.Where(positive, dY, c.B.Mul(dY, c.I(1))));
+            if (c.Needs(1)) c.SetGI(1, c.ReduceToShapeOf(c.B.Where(positive, c.B.Scalar(0), c.B.Mul(dY, x)), c.I(1), c.O(0)));
         });
         // Y = X where X > 0 else α·(e^X − 1): dX = dY where X > 0 else dY·(Y + α)
         r.Add("Elu", c =>
         {
             var alpha = c.Node.GetFloat("alpha", 1f);
             var dY = c.GO(0)!;
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, c.B.Mul(dY, c.B.Add(c.O(0), c.B.Scalar(alpha)))));
+            c.SetGI(0, c.B.Where(c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, c.B.Mul(dY, c.B.Add(c.O(0), c.B.Scalar(alpha)))));
         });
         // Y = γ·X where X > 0 else γ·α·(e^X − 1): dX = γ·dY where X > 0 else dY·(Y + γ·α)
         r.Add("Selu", c =>
@@ -85,7 +85,7 @@ internal static class ActivationGradients
             var alpha = c.Node.GetFloat("alpha", 1.67326319217681884765625f);
             var gamma = c.Node.GetFloat("gamma", 1.05070102214813232421875f);
             var dY = c.GO(0)!;
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.I(0), c.B.Scalar(0)), c.B.Mul(dY, c.B.Scalar(gamma)),
+            c.SetGI(0, c.B.Where(c.B.Op("Greater", c.I(0), c.B.Scalar(0)), c.B.Mul(dY, c.B.Scalar(gamma)),
                 c.B.Mul(dY, c.B.Add(c.O(0), c.B.Scalar(gamma * alpha)))));
         });
         // Y = max(0, X) + min(0, α·(e^(X/α) − 1)): dX = dY where X > 0 else dY·(Y/α + 1)
@@ -94,11 +94,11 @@ internal static class ActivationGradients
             var alpha = c.Node.GetFloat("alpha", 1f);
             var dY = c.GO(0)!;
             var negative = c.B.Mul(dY, c.B.Add(c.B.Mul(c.O(0), c.B.Scalar(1 / alpha)), c.B.Scalar(1)));
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, negative));
+            c.SetGI(0, c.B.Where(c.B.Op("Greater", c.I(0), c.B.Scalar(0)), dY, negative));
         });
         // Y = X where X > α else 0: dX = dY where X > α else 0
         r.Add("ThresholdedRelu", c =>
-            c.SetGI(0, c.B.Op("Where", c.B.Op("Greater", c.I(0), c.B.Scalar(c.Node.GetFloat("alpha", 1f))), c.GO(0)!, c.B.Scalar(0))));
+            c.SetGI(0, c.B.Where(c.B.Op("Greater", c.I(0), c.B.Scalar(c.Node.GetFloat("alpha", 1f))), c.GO(0)!, c.B.Scalar(0))));
         // Y = ln(1 + e^X): dX = dY·σ(X)
         r.Add("Softplus", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Op("Sigmoid", c.I(0)))));
         // Y = X / (1 + |X|): dX = dY / (1 + |X|)²

@@ -65,8 +65,7 @@ internal static class ConvGradients
         var pointwise = g.Kernel.All(k => k == 1);
         var (mg, cg) = (wDims[0] / group, wDims[1]);
         var convForm = g.Strides.All(s => s == 1) && xDims[1] >= MinChannelsForConvForm && !(cg == 1 && mg > 1)
-            && g.Pads.Select((p, i) => p <= g.Extent(i % rank) - 1).All(within => within)
-            && (pointwise || c.B.Opset >= 10);
+            && g.Pads.Select((p, i) => p <= g.Extent(i % rank) - 1).All(within => within);
         if (!convForm)
         {
             var outputPadding = Enumerable.Range(0, rank)
@@ -87,7 +86,7 @@ internal static class ConvGradients
         }
         if (!pointwise)
             flipped = c.B.Slice(flipped, Enumerable.Repeat(-1L, rank).ToArray(), Enumerable.Repeat(long.MinValue, rank).ToArray(),
-                spatialAxes, Enumerable.Repeat(-1L, rank).ToArray());
+                spatialAxes, Enumerable.Repeat(-1L, rank).ToArray(), [group * cg, mg, .. wDims[2..]]);
         var pads = Enumerable.Range(0, 2 * rank).Select(i => g.Extent(i % rank) - 1 - g.Pads[i]).ToArray();
         return c.B.Op("Conv", [dY, flipped], Attr.Ints("dilations", g.Dilations), Attr.Ints("pads", pads), Attr.Int("group", group));
     }
@@ -140,7 +139,7 @@ internal static class ConvGradients
     /// strides, dilations and pads), reshaped to [N, G, Cg·K, O] with K = Π kernel and O output
     /// positions. P holds K values per input value: the price of the speed is that much transient memory.
     /// </summary>
-    private static Value Patches(GradientContext c, Value input, long[] inDims, long[] outDims, ConvGeometry g, long group)
+    internal static Value Patches(GradientContext c, Value input, long[] inDims, long[] outDims, ConvGeometry g, long group)
     {
         var rank = inDims.Length - 2;
         var cIn = inDims[1];
@@ -149,18 +148,25 @@ internal static class ConvGradients
         var patches = input;
         if (!PatchesAreInput(g))
         {
-            var oneHot = new float[cIn * kernelSize * kernelSize];
-            for (var channel = 0L; channel < cIn; channel++)
-                for (var k = 0L; k < kernelSize; k++)
-                    oneHot[(channel * kernelSize + k) * kernelSize + k] = 1;
-            var kernel = c.B.Floats([cIn * kernelSize, 1, .. g.Kernel], oneHot);
-            patches = c.B.Op("Conv", [input, kernel], [.. g.Attributes(), Attr.Int("group", cIn)]);
+            patches = c.B.Op("Conv", [input, PatchKernel(c.B, cIn, g.Kernel)], [.. g.Attributes(), Attr.Int("group", cIn)]);
             var produced = Enumerable.Range(0, rank)
                 .Select(a => (inDims[a + 2] + g.PadsBegin[a] + g.PadsEnd[a] - g.Extent(a)) / g.Strides[a] + 1).ToArray();
             if (produced.Where((size, a) => size != outDims[a + 2]).Any())
                 patches = c.B.Slice(patches, new long[rank], outDims[2..], Enumerable.Range(2, rank).Select(a => (long)a).ToArray());
         }
         return c.B.Reshape(patches, c.B.Ints([-1, group, cIn / group * kernelSize, positions]));
+    }
+
+    /// <summary>The one-hot kernel E[(c, k), 0, k'] = [k' = k] [channels·K, 1, kernel...] that a Conv
+    /// with group = channels turns into patches.</summary>
+    internal static Value PatchKernel(GraphBuilder b, long channels, long[] kernel)
+    {
+        var kernelSize = kernel.Aggregate(1L, (p, k) => p * k);
+        var oneHot = new float[channels * kernelSize * kernelSize];
+        for (var channel = 0L; channel < channels; channel++)
+            for (var k = 0L; k < kernelSize; k++)
+                oneHot[(channel * kernelSize + k) * kernelSize + k] = 1;
+        return b.Floats([channels * kernelSize, 1, .. kernel], oneHot);
     }
 
     /// <summary>

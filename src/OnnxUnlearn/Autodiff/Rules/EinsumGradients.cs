@@ -42,7 +42,7 @@ internal static class EinsumGradients
             if (kept.Length != terms[i].Length)
             {
                 var lone = Enumerable.Range(0, terms[i].Length).Where(a => !visible.Contains(terms[i][a])).Select(a => (long)a).ToArray();
-                grad = b.Op("Expand", b.Unsqueeze(grad, lone), b.Shape(c.I(i)));
+                grad = b.ExpandLike(b.Unsqueeze(grad, lone), c.I(i));
             }
             c.SetGI(i, grad);
         }

@@ -68,7 +68,7 @@ internal static class ElementwiseGradients
         // dX = -dY
         r.Add("Neg", c => c.SetGI(0, c.B.Neg(c.GO(0)!)));
         // dX = dY·sign(X)
-        r.Add("Abs", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Op("Sign", c.I(0)))));
+        r.Add("Abs", c => c.SetGI(0, c.B.Mul(c.GO(0)!, c.B.Sign(c.I(0)))));
         // dX = dY / (2·Y)
         r.Add("Sqrt", c => c.SetGI(0, c.B.Div(c.GO(0)!, c.B.Mul(c.O(0), c.B.Scalar(2)))));
         // dX = dY·Y
@@ -111,8 +111,8 @@ internal static class ElementwiseGradients
         {
             var dY = c.GO(0)!;
             var zero = c.B.Scalar(0);
-            if (c.Needs(1)) c.SetGI(1, c.ReduceToShapeOf(c.B.Op("Where", c.I(0), dY, zero), c.I(1), c.O(0)));
-            if (c.Needs(2)) c.SetGI(2, c.ReduceToShapeOf(c.B.Op("Where", c.I(0), zero, dY), c.I(2), c.O(0)));
+            if (c.Needs(1)) c.SetGI(1, c.ReduceToShapeOf(c.B.Where(c.I(0), dY, zero), c.I(1), c.O(0)));
+            if (c.Needs(2)) c.SetGI(2, c.ReduceToShapeOf(c.B.Where(c.I(0), zero, dY), c.I(2), c.O(0)));
         });
         // float→float casts pass the gradient back in the input's type; casts to integers cut it
         r.Add("Cast", c =>
@@ -133,6 +133,6 @@ internal static class ElementwiseGradients
         var zero = c.B.Scalar(0);
         for (var i = 0; i < c.InputCount; i++)
             if (c.Needs(i))
-                c.SetGI(i, c.ReduceToShapeOf(c.B.Op("Where", c.B.Op("Equal", c.I(i), c.O(0)), dY, zero), c.I(i), c.O(0)));
+                c.SetGI(i, c.ReduceToShapeOf(c.B.Where(c.B.FloatEqual(c.I(i), c.O(0)), dY, zero), c.I(i), c.O(0)));
     }
 }

@@ -15,7 +15,7 @@ internal static class GatherGradients
         r.Add("Gather", Gather);
         r.Add("GatherElements", GatherElements);
         r.Add("GatherND", GatherND);
-        r.Add("TopK", TopK);
+        r.Add("TopK", TopK, (_, opset) => opset < 9 ? "the gradient needs Scatter, which ONNX has from opset 9 (convert the model to opset 9 or later)" : null);
     }
 
     // Y = Gather(X, idx, axis): Y[p, i, q] = X[p, idx[i], q], X viewed as [P, A, Q], idx flattened to n.
@@ -36,7 +36,10 @@ internal static class GatherGradients
             dY = b.Transpose(dY, [.. Range(axis, axis + indexRank), .. Range(0, axis), .. Range(axis + indexRank, rank - 1 + indexRank)]);
         var rows = b.Reshape(AsInt64(b, c.I(1)), b.Ints(-1));
         var updates = b.Op("Flatten", [dY], Attr.Int("axis", indexRank));
-        var depth = b.Op("Gather", [b.Shape(x), b.Ints(axis)], Attr.Int("axis", 0));
+        var size = c.ShapeOf(x)[axis];
+        if (size < 0 && c.Opset < 9)
+            throw new UserInputException($"{c.Node.Describe()}: gathering along an axis whose size varies with the batch needs opset 9 or later for its gradient");
+        var depth = size >= 0 ? b.Ints(size) : b.Op("Gather", [b.Shape(x), b.Ints(axis)], Attr.Int("axis", 0));
         var scattered = ScatterAddRows(c, rows, updates, depth);
         if (axis == 0)
         {
@@ -104,7 +107,7 @@ internal static class GatherGradients
 
         var idx = AsInt64(b, c.I(1));
         var zero = b.IntScalar(0);
-        idx = b.Op("Where", b.Op("Less", idx, zero), b.Add(idx, b.Ints(indexed)), idx);
+        idx = b.Where(b.Op("Less", idx, zero), b.Add(idx, b.Ints(indexed)), idx);
         var rows = b.ReduceSum(b.Mul(idx, b.Ints(strides)), [-1], keepDims: false);
         Value depth = b.Ints(indexedSize);
         if (batchDims > 0)
@@ -124,12 +127,11 @@ internal static class GatherGradients
     }
 
     // Values, Indices = TopK(X, k, axis): the picked positions are distinct along the axis, so
-    //   dX = ScatterElements(zeros(X), Indices, dValues, axis)   (Scatter before opset 11)
+    //   dX = ScatterElements(zeros(X), Indices, dValues, axis)
     private static void TopK(GradientContext c)
     {
         var rank = c.RankOf(c.I(0));
         var axis = Axis(c.GetInt("axis", -1), rank);
-        var op = c.Opset >= 11 ? "ScatterElements" : "Scatter";
-        c.SetGI(0, c.B.Op(op, [c.B.ZerosLike(c.I(0)), c.O(1), c.GO(0)!], Attr.Int("axis", axis)));
+        c.SetGI(0, c.B.ScatterElements(c.B.ZerosLike(c.I(0)), c.O(1), c.GO(0)!, axis));
     }
 }

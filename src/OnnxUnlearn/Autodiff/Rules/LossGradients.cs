@@ -75,7 +75,7 @@ internal static class LossGradients
         if (ignoreIndex is { } ignored)
         {
             counted = b.Op("Not", b.Op("Equal", labels, b.IntScalar(ignored)));
-            labels = b.Op("Where", counted, labels, b.IntScalar(0));
+            labels = b.Where(counted, labels, b.IntScalar(0));
         }
         var oneHot = b.Op("OneHot", [labels, classes, b.Floats([2], [0f, 1f])], Attr.Int("axis", 1));
 
@@ -97,14 +97,14 @@ internal static class LossGradients
                 coef = weight is null ? dLoss : b.Mul(dLoss, weight);
                 break;
             case "sum":
-                coef = weight is null ? b.Op("Expand", dLoss, b.Shape(labels)) : b.Mul(dLoss, weight);
+                coef = weight is null ? b.ExpandLike(dLoss, labels) : b.Mul(dLoss, weight);
                 break;
             default:
                 var total = weight is null
                     ? b.Cast(b.Op("Size", labels), DataType.Float)
                     : b.ReduceSum(weight, all, keepDims: false);
                 var perUnit = b.Div(dLoss, total);
-                coef = weight is null ? b.Op("Expand", perUnit, b.Shape(labels)) : b.Mul(perUnit, weight);
+                coef = weight is null ? b.ExpandLike(perUnit, labels) : b.Mul(perUnit, weight);
                 break;
         }
         return (oneHot, b.Unsqueeze(coef, 1));

@@ -33,7 +33,7 @@ internal static class MatMulGradients
             var n = c.ShapeOf(b)[^1];
             var a2 = c.B.Reshape(a, c.B.Ints(-1, k));
             var dY2 = c.B.Reshape(dY, c.B.Ints(-1, n));
-            c.SetGI(1, c.B.Op("Gemm", [a2, dY2], Attr.Int("transA", 1)));
+            c.SetGI(1, c.B.Gemm(a2, dY2, transA: true));
         }
         else
         {
@@ -61,8 +61,7 @@ internal static class MatMulGradients
         var transB = c.Node.GetInt("transB", 0) != 0;
         var a = c.I(0);
         var b = c.I(1);
-        Value Product(Value x, bool tx, Value y, bool ty) =>
-            c.B.Op("Gemm", [x, y], Attr.Int("transA", tx ? 1 : 0), Attr.Int("transB", ty ? 1 : 0), Attr.Float("alpha", alpha));
+        Value Product(Value x, bool tx, Value y, bool ty) => c.B.Gemm(x, y, tx, ty, alpha);
         if (c.Needs(0))
             c.SetGI(0, transA ? Product(b, transB, dY, true) : Product(dY, false, b, !transB));
         if (c.Needs(1))

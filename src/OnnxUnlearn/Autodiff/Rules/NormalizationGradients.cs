@@ -10,9 +10,13 @@ internal static class NormalizationGradients
         r.Add("BatchNormalization", BatchNormalization, (node, _) =>
             node.Outputs.Count > 1 || node.GetInt("training_mode", 0) != 0
                 ? "training-mode BatchNormalization in the source model (export the model in eval mode)"
-                : null);
+                : node.GetInt("spatial", 1) == 0
+                    ? "spatial=0 (statistics per activation, opsets 7–8) is not supported (only per-channel statistics)"
+                    : null);
         r.Add("InstanceNormalization", InstanceNormalization);
         r.Add("LayerNormalization", LayerNormalization);
+        r.Add("MeanVarianceNormalization", MeanVarianceNormalization);
+        r.Add("LRN", LocalResponseNormalization);
     }
 
     /// <summary>
@@ -45,6 +49,50 @@ internal static class NormalizationGradients
         long[] reduced = [0, .. spatial];
         if (c.Needs(1)) c.SetGI(1, b.ReduceSum(b.Mul(dY, xHat), reduced, keepDims: false));
         if (c.Needs(2)) c.SetGI(2, b.ReduceSum(dY, reduced, keepDims: false));
+    }
+
+    // Y = (X − μ)/σ with μ and σ² = mean((X − μ)²) over `axes` (default [0, 2, 3]; no ε, as in the
+    // ONNX function body's variance and ONNX Runtime's kernel):
+    //   dX = (dY − mean(dY) − Y·mean(dY·Y)) / σ
+    private static void MeanVarianceNormalization(GradientContext c)
+    {
+        var b = c.B;
+        var x = c.I(0);
+        var rank = c.RankOf(x);
+        var axes = (c.Node.GetInts("axes") ?? [0, 2, 3]).Select(a => (long)RuleHelpers.Axis(a, rank)).Order().ToArray();
+        var centered = b.Sub(x, b.Reduce("ReduceMean", x, axes, keepDims: true));
+        var invStd = b.Op("Reciprocal", b.Op("Sqrt", b.Reduce("ReduceMean", b.Mul(centered, centered), axes, keepDims: true)));
+        c.SetGI(0, ThroughStandardization(b, c.GO(0)!, c.O(0), invStd, axes));
+    }
+
+    // Y = X·D^(−β), D = bias + α/size·S, S_c = Σ X_i² over the channels i = c − lo … c + hi
+    // (lo = ⌊(size − 1)/2⌋, hi = ⌈(size − 1)/2⌉, clipped to the channels), so with i in the window
+    // of c exactly when c = i − hi … i + lo:
+    //   dX_i = dY_i·D_i^(−β) − (2αβ/size)·X_i·Σ_{c = i − hi … i + lo} dY_c·Y_c / D_c
+    private static void LocalResponseNormalization(GradientContext c)
+    {
+        var b = c.B;
+        var x = c.I(0);
+        var rank = c.RankOf(x);
+        var size = c.GetInt("size", 1);
+        var alpha = c.Node.GetFloat("alpha", 1e-4f);
+        var beta = c.Node.GetFloat("beta", 0.75f);
+        var bias = c.Node.GetFloat("bias", 1f);
+        var (lo, hi) = ((size - 1) / 2, size / 2);
+        var dY = c.GO(0)!;
+        var d = b.Add(b.Mul(ChannelWindowSum(b, b.Mul(x, x), rank, size, lo, hi), b.Scalar(alpha / size)), b.Scalar(bias));
+        var back = ChannelWindowSum(b, b.Div(b.Mul(dY, c.O(0)), d), rank, size, hi, lo);
+        c.SetGI(0, b.Sub(b.Mul(dY, b.Op("Pow", d, b.Scalar(-beta))), b.Mul(x, b.Mul(back, b.Scalar(2 * alpha * beta / size)))));
+    }
+
+    /// <summary>Σ of v [N, C, spatial...] over the channels c − <paramref name="before"/> … c +
+    /// <paramref name="after"/> that exist: a Conv of v viewed as [N, 1, C, spatial...] with a kernel of
+    /// <paramref name="size"/> ones along C, zero-padded.</summary>
+    private static Value ChannelWindowSum(GraphBuilder b, Value v, int rank, long size, long before, long after)
+    {
+        var ones = b.Floats([1, 1, size, .. Enumerable.Repeat(1L, rank - 2)], Enumerable.Repeat(1f, (int)size).ToArray());
+        long[] pads = [before, .. new long[rank - 2], after, .. new long[rank - 2]];
+        return b.Squeeze(b.Op("Conv", [b.Unsqueeze(v, 1), ones], Attr.Ints("pads", pads)), 1);
     }
 
     // Y = γ·x̂ + β, x̂ standardized over the axes from `axis` on (opset 17); γ, β broadcast to them.

@@ -24,7 +24,7 @@ internal static class ReductionGradients
         // Y = √(ΣX²): dX = dY·X / Y
         r.Add("ReduceL2", c => c.SetGI(0, c.B.Div(c.B.Mul(Kept(c, c.GO(0)!), c.I(0)), Kept(c, c.O(0)))), CheckAxes);
         // Y = Σ|X|: dX = dY·sign(X)
-        r.Add("ReduceL1", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Op("Sign", c.I(0)))), CheckAxes);
+        r.Add("ReduceL1", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Sign(c.I(0)))), CheckAxes);
         // Y = ΣX²: dX = 2·X·dY
         r.Add("ReduceSumSquare", c => c.SetGI(0, c.B.Mul(Kept(c, c.GO(0)!), c.B.Mul(c.I(0), c.B.Scalar(2)))), CheckAxes);
         // Y = ln Σ e^X: dX = dY·e^(X − Y)
@@ -40,7 +40,7 @@ internal static class ReductionGradients
 
     // dX = dY where X == Y (ties all get the gradient)
     private static void MaskByEquality(GradientContext c) =>
-        c.SetGI(0, c.B.Op("Where", c.B.Op("Equal", c.I(0), Kept(c, c.O(0))), Kept(c, c.GO(0)!), c.B.Scalar(0)));
+        c.SetGI(0, c.B.Where(c.B.FloatEqual(c.I(0), Kept(c, c.O(0))), Kept(c, c.GO(0)!), c.B.Scalar(0)));
 
     /// <summary>A reduced value with its reduced axes restored as size 1 (broadcasts against X).</summary>
     private static Value Kept(GradientContext c, Value reduced) => RuleHelpers.KeepDims(c, reduced, Axes(c));
@@ -69,6 +69,6 @@ internal static class ReductionGradients
         var axes = Axes(c);
         if (c.Node.GetInt("keepdims", 1) == 0 && axes.Length > 0)
             dY = c.B.Unsqueeze(dY, axes);
-        return c.B.Op("Expand", dY, c.B.Shape(c.I(0)));
+        return c.B.ExpandLike(dY, c.I(0));
     }
 }

@@ -25,6 +25,10 @@ internal static class RuleHelpers
         return null;
     }
 
+    /// <summary>The dims of a constant (initializer or Constant node's tensor), else null.</summary>
+    public static long[]? ConstantDims(Value value) =>
+        value.Initializer?.Dims ?? (value.Producer is { OpType: "Constant" } p && p.Attribute("value") is { } t ? [.. t.T.Dims] : null);
+
     public static float[]? TryConstantFloats(Value value)
     {
         if (value.Initializer is { } data) return data.ToFloatArray();
@@ -94,7 +98,7 @@ internal static class RuleHelpers
     /// race-free: work is split along R, duplicates along the scatter axis stay in one thread;
     /// its ScatterND add is parallel over rows and can lose updates to duplicate rows).
     /// Before opset 16, OneHot(rows)ᵀ · updates as one Gemm (n × depth floats: fine for small
-    /// vocabularies, costly for large ones).
+    /// vocabularies, costly for large ones; before opset 9 the one-hot needs a constant depth).
     /// </summary>
     public static Value ScatterAddRows(GradientContext c, Value rows, Value updates, Value depth)
     {
@@ -104,11 +108,9 @@ internal static class RuleHelpers
             var width = b.Slice(b.Shape(updates), [1], [2], [0]);
             var zeros = Zeros(b, b.Concat(0, depth, width));
             // int32 indices: the broadcast index tensor is as large as the updates
-            var indices = b.Op("Expand", b.Unsqueeze(b.Cast(rows, DataType.Int32), 1), b.Shape(updates));
+            var indices = b.ExpandLike(b.Unsqueeze(b.Cast(rows, DataType.Int32), 1), updates);
             return b.Op("ScatterElements", [zeros, indices, updates], Attr.Int("axis", 0), Attr.String("reduction", "add"));
         }
-        var oneHot = b.Op("OneHot", [rows, depth, b.Floats([2], [0f, 1f])], Attr.Int("axis", -1));
-        // Gemm's C became optional at opset 11
-        return b.Op("Gemm", c.Opset >= 11 ? [oneHot, updates] : [oneHot, updates, b.Scalar(0)], Attr.Int("transA", 1));
+        return b.Gemm(b.OneHot(rows, depth), updates, transA: true);
     }
 }

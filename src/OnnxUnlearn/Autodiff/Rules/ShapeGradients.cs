@@ -35,9 +35,9 @@ internal static class ShapeGradients
         r.Add("Expand", c => c.SetGI(0, c.ReduceToShapeOf(c.GO(0)!, c.I(0), c.O(0))));
         r.Add("Tile", Tile, (node, _) =>
             IsConstantOrAbsent(InputAt(node, 1)) ? null : "repeats computed at run time are not supported (they must be a constant)");
-        // SpaceToDepth and DepthToSpace (DCR) are each other's inverse permutation
-        r.Add("SpaceToDepth", c => c.SetGI(0, c.B.Op("DepthToSpace", [c.GO(0)!],
-            Attr.Int("blocksize", c.GetInt("blocksize", 1)), Attr.String("mode", "DCR"))));
+        // SpaceToDepth and DepthToSpace (DCR, its only mode before opset 11 and its default after)
+        // are each other's inverse permutation
+        r.Add("SpaceToDepth", c => c.SetGI(0, c.B.Op("DepthToSpace", [c.GO(0)!], Attr.Int("blocksize", c.GetInt("blocksize", 1)))));
         r.Add("DepthToSpace", DepthToSpace);
         // Y = Trilu(X, k, upper): dX = Trilu(dY, k, upper), the same mask
         r.Add("Trilu", c => c.SetGI(0, c.B.Op("Trilu", [c.GO(0)!, c.HasInput(1) ? c.I(1) : null], [.. c.Node.Attributes])));

@@ -68,7 +68,7 @@ internal static class SliceGradients
                 if (starts[i] == 0 && ends[i] >= int.MaxValue && step == 1) continue;
                 throw new UserInputException($"{c.Node.Describe()}: slicing axis {axis}, whose size varies with the batch, is not supported");
             }
-            var (start, count) = Normalize(starts[i], ends[i], step, size);
+            var (start, count) = GraphBuilder.SliceRange(starts[i], ends[i], step, size);
             if (count == 0)
             {
                 c.SetGI(0, b.ZerosLike(x));
@@ -92,22 +92,6 @@ internal static class SliceGradients
         if (reversed.Count > 0)
             grad = b.Slice(grad, [.. reversed.Select(_ => -1L)], [.. reversed.Select(_ => long.MinValue)], [.. reversed], [.. reversed.Select(_ => -1L)]);
         c.SetGI(0, grad);
-    }
-
-    /// <summary>ONNX Slice's clamping: the first index read and the number of elements.</summary>
-    internal static (long Start, long Count) Normalize(long start, long end, long step, long size)
-    {
-        if (start < 0) start += size;
-        if (end < 0) end += size;
-        if (step > 0)
-        {
-            start = Math.Clamp(start, 0, size);
-            end = Math.Clamp(end, 0, size);
-            return (start, Math.Max(0, (end - start + step - 1) / step));
-        }
-        start = Math.Clamp(start, 0, size - 1);
-        end = Math.Clamp(end, -1, size - 1);
-        return (start, Math.Max(0, (start - end - step - 1) / -step));
     }
 
     /// <summary>Places the <paramref name="count"/> elements of <paramref name="grad"/> along

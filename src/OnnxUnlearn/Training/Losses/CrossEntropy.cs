@@ -18,7 +18,7 @@ internal static class CrossEntropy
     {
         var logProbs = b.Op("LogSoftmax", [logits], Attr.Int("axis", 1));
         var smoothing = options.LabelSmoothing;
-        var target = b.Op("OneHot", [labels, b.Ints(classCount), b.Floats([2], [smoothing / classCount, 1 - smoothing + smoothing / classCount])], Attr.Int("axis", -1));
+        var target = b.OneHot(labels, b.Ints(classCount), smoothing / classCount, 1 - smoothing + smoothing / classCount);
         var perSample = b.Neg(b.ReduceSum(b.Mul(target, logProbs), [1], keepDims: false));
         Value weights, total;
         if (options.ClassWeights is { } w)

@@ -85,7 +85,7 @@ public sealed record OptimizerSettings
     internal Value[] Clip(GraphBuilder b, Value[] gradients)
     {
         if (ClipValue > 0)
-            gradients = gradients.Select(g => b.Op("Clip", g, b.Scalar(-ClipValue), b.Scalar(ClipValue))).ToArray();
+            gradients = gradients.Select(g => b.Clip(g, -ClipValue, ClipValue)).ToArray();
         if (ClipNorm > 0 && gradients.Length > 0)
         {
             // factor = min(1, max_norm / (‖g‖ + 1e-6)), ‖g‖ = √Σ g²
