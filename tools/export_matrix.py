@@ -10,8 +10,10 @@ torchvision constructors; plus a small vision transformer defined here. Random w
 fixed seed (BatchNorm/LayerNorm affine parameters and running statistics drawn too, so that no
 two parameters are equal and folding is not an identity). Input float32 [N,3,32,32], 10 classes.
 
-Each model is exported with torch.onnx.export in opsets 11, 13, 17; with a dynamic batch axis
-('N') and with a fixed batch of 4; and in two modes:
+Each model is exported with torch.onnx.export in opsets 11, 13, 17 with a dynamic batch axis
+('N') and with a fixed batch of 4, and in opsets 7, 8, 9, 10 with the dynamic batch axis only
+(where torch's exporter accepts the model at that opset: the ones it refuses are listed in the
+manifest's "refused", with the exporter's message); in two modes:
   eval      training=TrainingMode.EVAL, do_constant_folding=True: what a default export writes
             (BatchNorm folded into the convolutions, Linear weights of 3-D MatMuls pre-transposed,
             constants folded into new 'onnx::...' initializers)
@@ -48,6 +50,7 @@ SEED = 20240611
 BATCH = 4
 CLASSES = 10
 OPSETS = (11, 13, 17)
+LOW_OPSETS = (7, 8, 9, 10)  # dynamic batch only; what the exporter refuses is recorded, not faked
 MODES = ("eval", "preserve")
 
 
@@ -328,7 +331,7 @@ def main():
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     manifest = {"torch": torch.__version__, "torchvision": torchvision.__version__, "batch": BATCH,
-                "classes": CLASSES, "size": args.size, "models": []}
+                "classes": CLASSES, "size": args.size, "models": [], "refused": []}
     g = torch.Generator().manual_seed(SEED + 2)
     x32 = torch.randn(BATCH, 3, args.size, args.size, generator=g)
     y = torch.tensor([3, 0, 7, 3])
@@ -351,20 +354,30 @@ def main():
                           f"{float32_deviation(model, kind, arrs, x32, y):.1e}, "
                           f"{os.path.getsize(os.path.join(args.out, fixture)):,} bytes", flush=True)
         for mode in MODES:
-            for opset in OPSETS:
-                for dynamic in (True, False):
-                    file = f"{name}_{mode}_op{opset}_{'dyn' if dynamic else 'fixed'}.onnx"
-                    path = os.path.join(args.out, file)
+            variants = [(opset, dynamic) for opset in OPSETS for dynamic in (True, False)] + [(opset, True) for opset in LOW_OPSETS]
+            for opset, dynamic in variants:
+                file = f"{name}_{mode}_op{opset}_{'dyn' if dynamic else 'fixed'}.onnx"
+                path = os.path.join(args.out, file)
+                try:
                     export(model, path, opset, dynamic, mode, args.size)
-                    ops = sorted({n.op_type for n in onnx.load(path).graph.node})
-                    entry = {"file": file, "model": name, "mode": mode, "opset": opset,
-                             "batch": "dynamic" if dynamic else BATCH, "ops": ops}
-                    if refs:
-                        fixture, params, buffers = refs[kinds[mode][0]]
-                        entry["names"], entry["transposed"], entry["running"] = match_initializers(path, params, buffers)
-                        entry["fixtures"] = {k: refs[k][0] for k in kinds[mode]}
-                    manifest["models"].append(entry)
-                    print(f"{file}: {os.path.getsize(path):,} bytes, {len(ops)} op types", flush=True)
+                except (torch.onnx.errors.OnnxExporterError, onnx.checker.ValidationError) as e:
+                    if opset not in LOW_OPSETS:
+                        raise
+                    if os.path.exists(path):
+                        os.remove(path)
+                    reason = f"{type(e).__name__}: {str(e).splitlines()[0]}"
+                    manifest["refused"].append({"file": file, "model": name, "mode": mode, "opset": opset, "reason": reason})
+                    print(f"{file}: refused by the exporter ({reason})", flush=True)
+                    continue
+                ops = sorted({n.op_type for n in onnx.load(path).graph.node})
+                entry = {"file": file, "model": name, "mode": mode, "opset": opset,
+                         "batch": "dynamic" if dynamic else BATCH, "ops": ops}
+                if refs:
+                    fixture, params, buffers = refs[kinds[mode][0]]
+                    entry["names"], entry["transposed"], entry["running"] = match_initializers(path, params, buffers)
+                    entry["fixtures"] = {k: refs[k][0] for k in kinds[mode]}
+                manifest["models"].append(entry)
+                print(f"{file}: {os.path.getsize(path):,} bytes, {len(ops)} op types", flush=True)
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest, f, separators=(",", ":"))
         f.write("\n")

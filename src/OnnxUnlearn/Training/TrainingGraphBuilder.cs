@@ -299,7 +299,8 @@ public static class TrainingGraphBuilder
         graph.Initializers.Remove(value);
         value.Initializer = null;
         value.Type = TensorTypes.Float(data.Dims);
-        graph.Inputs.Add(value);
+        // IR version 3 (torch at opsets 7 and 8, CNTK, MXNet) lists every initializer as a graph input too
+        if (!graph.Inputs.Contains(value)) graph.Inputs.Add(value);
     }
 
     private static bool IsTrainable(Value value, HashSet<Value> runningStatistics, TrainingGraphOptions options)

@@ -9,15 +9,19 @@ using OnnxUnlearn.Onnx;
 using OnnxUnlearn.Runtime;
 using OnnxUnlearn.Serialization;
 using OnnxUnlearn.Training;
+using OnnxUnlearn.Training.Losses;
+using OnnxUnlearn.Training.Optimizers;
 using OnnxUnlearn.Unlearning;
 
 namespace OnnxUnlearn.Tests.Coverage;
 
 /// <summary>
 /// Real torch.onnx.export output (torchvision ResNet, MobileNet v2/v3, EfficientNet, VGG-BN,
-/// SqueezeNet and a small ViT; opsets 11, 13, 17; dynamic and fixed batch; BatchNorm folded or
-/// kept), written by tools/export_matrix.py into tests/fixtures/matrix with float64 autograd
-/// references. Every file must be trainable, match autograd, and survive forget with its interface.
+/// SqueezeNet and a small ViT; opsets 11, 13, 17 with dynamic and fixed batch, opsets 7 to 10 with
+/// a dynamic batch; BatchNorm folded or kept), written by tools/export_matrix.py into
+/// tests/fixtures/matrix with float64 autograd references. Every file must be trainable, match
+/// autograd, and survive forget with its interface; at opsets 7 to 10, where most op forms differ,
+/// every training graph must load and compute the reference gradients too.
 /// </summary>
 [TestFixture]
 public class TorchExportMatrixTests
@@ -59,10 +63,11 @@ public class TorchExportMatrixTests
     public static IEnumerable<TestCaseData> Files() =>
         Manifest.Value.Keys.Select(f => new TestCaseData(f).SetArgDisplayNames(f));
 
-    /// <summary>Each file with each of its references: eval exports against the fused (folded)
-    /// model; BatchNorm-kept exports on running statistics (frozen) and on batch statistics (train).</summary>
+    /// <summary>Each file from opset 11 on with each of its references: eval exports against the fused
+    /// (folded) model; BatchNorm-kept exports on running statistics (frozen) and on batch statistics
+    /// (train). Opsets 7 to 10: <see cref="Training_graphs_at_old_opsets_match_autograd"/>.</summary>
     public static IEnumerable<TestCaseData> GradientCases() =>
-        Manifest.Value.Values.SelectMany(e => e.Fixtures.Keys.Select(kind =>
+        Manifest.Value.Values.Where(e => e.Opset >= 11).SelectMany(e => e.Fixtures.Keys.Select(kind =>
             new TestCaseData(e.File, kind).SetArgDisplayNames(e.File, kind)));
 
     [TestCaseSource(nameof(Files))]
@@ -109,6 +114,102 @@ public class TorchExportMatrixTests
         TestContext.Out.WriteLine($"{file} ({kind}): loss {parameters.Loss:G6}, worst gradient error {worst:G3} of the largest magnitude");
     }
 
+    /// <summary>The exports at opsets 7 to 10, each with each of its references.</summary>
+    public static IEnumerable<TestCaseData> LowOpsetCases() =>
+        Manifest.Value.Values.Where(e => e.Opset < 11).SelectMany(e => e.Fixtures.Keys.Select(kind =>
+            new TestCaseData(e.File, kind).SetArgDisplayNames(e.File, kind)));
+
+    /// <summary>
+    /// What inspect's "trainable yes" promises at an old opset: the graphs that grad, train and forget
+    /// build load in ONNX Runtime at the model's own opset and compute the float64 references, one
+    /// step each from the reference weights and batch:
+    ///   the gradient graph (grad) in the reference's BatchNorm mode (running statistics checked
+    ///   with batch statistics), checked as <see cref="Gradients_match_autograd"/> checks it;
+    ///   the UNSIR noise step (SGD), which moves x by −lr·(−dCE/dx + 2λx/N): with λ = 0 and lr large
+    ///   enough that x' holds lr·dCE/dx to float precision, (x' − x)/lr is the input gradient;
+    ///   a training step (with batch statistics in <see cref="BatchNormMode.Batch"/>): momentum SGD,
+    ///   whose first step moves p by −lr·g, so (p − p')/lr is the parameter gradient again; or Adam
+    ///   (clipping by value) or AdamW (clipping by norm), whose first step moves p by −lr·g/(|g| + ε)
+    ///   (AdamW after p·(1 − lr·wd)): ±lr with g's sign wherever g is clear of zero, and never more.
+    /// The optimizer's nodes depend on the opset and not on the model, so the optimizers take turns
+    /// across models and opsets: every opset meets every optimizer, and so does every model.
+    /// </summary>
+    [TestCaseSource(nameof(LowOpsetCases))]
+    public void Training_graphs_at_old_opsets_match_autograd(string file, string kind)
+    {
+        var entry = Manifest.Value[file];
+        var expected = Fixtures.ReadNpz(Path.Combine(Folder, entry.Fixtures[kind]));
+        var batch = Fixtures.ReadNpz(Path.Combine(Folder, "inputs.npz"));
+        var model = ModelFile.Load(Path.Combine(Folder, file));
+        var info = ClassifierInfo.Analyze(model, file);
+        Assert.That(ModelInspector.CheckTrainability(model, info).Blockers, Is.Empty, "inspect says trainable");
+        var shapes = ShapeProbe.Run(model, info);
+        var x = batch["x"].Values.Select(v => (float)v).ToArray();
+        var y = batch["y"].Values.Select(v => (long)v).ToArray();
+        var statistics = kind == "train";
+        var bn = statistics ? BatchNormMode.Train : BatchNormMode.Frozen;
+        var loss = expected["loss"].Values[0];
+        var largest = entry.Names.Values.Max(n => expected[n.Torch].Values.Max(Math.Abs));
+        double[] Reference(string name) => entry.Names[name] is (var torch, true)
+            ? Transpose(expected[torch].Values, expected[torch].Shape)
+            : expected[entry.Names[name].Torch].Values;
+        float[] Weight(string name) => model.Graph[name].Initializer!.ToFloatArray();
+
+        var gradients = GradientComputer.Compute(model, shapes, x, y, bn, withRespectToInput: false, Device.Cpu(1));
+        Assert.That(gradients.Loss, Is.EqualTo(loss).Within(1e-5 * Math.Max(1, loss)), "loss");
+        Assert.That(gradients.Gradients.Keys, Is.EquivalentTo(entry.Names.Keys), "the trained tensors are exactly PyTorch's parameters");
+        foreach (var name in entry.Names.Keys)
+            AssertClose(name, gradients.Gradients[name].Values, Reference(name), VanishingFloor * largest);
+        foreach (var (name, torch) in entry.Running.Where(_ => statistics))
+            AssertClose($"running {name}", gradients.RunningStatistics[name].Values, expected["running:" + torch].Values, 0);
+
+        Dictionary<string, float[]> Step(OptimizerSettings optimizer, BatchNormMode mode, float lr, Objective objective)
+        {
+            var graph = TrainingGraphBuilder.Build(model, shapes, new TrainingGraphOptions { Optimizer = optimizer, BatchNorm = mode, Objective = objective });
+            var noise = objective is Objective.NoiseMaximization;
+            using var trainer = new Trainer(graph, Device.Cpu(1), noise ? new Dictionary<string, float[]> { [info.Input.Name] = x } : null);
+            var before = trainer.Step(x, y, y.Length, [.. info.Input.SampleDims.Select(d => (long)d)], lr, "check");
+            if (!noise) Assert.That(before, Is.EqualTo(loss).Within(1e-5 * Math.Max(1, loss)), $"{optimizer.Kind}: loss");
+            return graph.State.ToDictionary(s => s.Name, s => trainer.Read(s.Name));
+        }
+
+        var inputReference = expected["input_grad:input"].Values;
+        var noiseRate = (float)(10 * x.Max(Math.Abs) / inputReference.Max(Math.Abs));
+        var noise = Step(new OptimizerSettings { Kind = OptimizerKind.Sgd }, bn, noiseRate, new Objective.NoiseMaximization(0, y.Length))[info.Input.Name];
+        AssertClose("input (noise step)", [.. x.Select((v, i) => (float)(((double)noise[i] - v) / noiseRate))], inputReference, 0);
+
+        var classification = new Objective.Classification(new LossOptions());
+        var stepMode = statistics ? BatchNormMode.Batch : BatchNormMode.Frozen;
+        var models = Manifest.Value.Values.Select(e => e.Model).Distinct().ToList();
+        var optimizerKind = (OptimizerKind)((models.IndexOf(entry.Model) + entry.Opset) % 3);
+        if (optimizerKind == OptimizerKind.Sgd)
+        {
+            const float rate = 1000;
+            var stepped = Step(new OptimizerSettings { Kind = OptimizerKind.Sgd, Momentum = 0.9f }, stepMode, rate, classification);
+            foreach (var name in entry.Names.Keys)
+                AssertClose($"{name} (SGD step)", [.. Weight(name).Select((v, i) => (float)(((double)v - stepped[name][i]) / rate))], Reference(name), VanishingFloor * largest);
+            return;
+        }
+        const float adamRate = 0.01f, decay = 0.1f;
+        var (optimizer, shrink) = optimizerKind == OptimizerKind.Adam
+            ? (new OptimizerSettings { Kind = OptimizerKind.Adam, ClipValue = 10 }, 1.0)
+            : (new OptimizerSettings { Kind = OptimizerKind.AdamW, WeightDecay = decay, ClipNorm = 1e4f }, 1 - (double)adamRate * decay);
+        var state = Step(optimizer, stepMode, adamRate, classification);
+        foreach (var name in entry.Names.Keys)
+        {
+            var (p, g) = (Weight(name), Reference(name));
+            var clear = Math.Max(1e-3 * g.Max(Math.Abs), VanishingFloor * largest);
+            for (var i = 0; i < p.Length; i++)
+            {
+                var moved = (p[i] * shrink - state[name][i]) / adamRate;
+                if (Math.Abs(g[i]) > clear)
+                    Assert.That(moved, Is.EqualTo(Math.Sign(g[i])).Within(2e-3), $"{optimizerKind}: {name}[{i}] moved {moved:G4}·lr, gradient {g[i]:G4}");
+                else
+                    Assert.That(Math.Abs(moved), Is.LessThanOrEqualTo(1 + 2e-3), $"{optimizerKind}: {name}[{i}] moved {moved:G4}·lr");
+            }
+        }
+    }
+
     [Test]
     public void Gradients_of_a_fixed_batch_export_need_its_batch_size()
     {
@@ -122,9 +223,15 @@ public class TorchExportMatrixTests
 
     /// <summary>forget on every file but the fixed-batch ones at opset 13: their exports differ from
     /// opsets 11 and 17 in no way the batch rewrite sees (same Reshape/Expand constants), so they only
-    /// go through <see cref="DynamicBatchPass"/> (<see cref="Fixed_batch_exports_at_opset_13_get_a_dynamic_batch_axis"/>).</summary>
+    /// go through <see cref="DynamicBatchPass"/> (<see cref="Fixed_batch_exports_at_opset_13_get_a_dynamic_batch_axis"/>).
+    /// At opsets 7 to 10 <see cref="Training_graphs_at_old_opsets_match_autograd"/> runs the graphs forget
+    /// builds; forget itself runs at opsets 7 and 9 (no scatter, no Where and IR version 3 at 7; Scatter and
+    /// attribute-form Slice at 9) on the ResNet with BatchNorm kept (MaxPool and BatchNormalization, the
+    /// ops whose gradient forms change most below opset 11) and on the ViT (exported from opset 9).</summary>
     public static IEnumerable<TestCaseData> ForgetCases() =>
-        Manifest.Value.Values.Where(e => e.Batch == "dynamic" || e.Opset != 13).Select(e => new TestCaseData(e.File).SetArgDisplayNames(e.File));
+        Manifest.Value.Values
+            .Where(e => e.Opset >= 11 ? e.Batch == "dynamic" || e.Opset != 13 : e.Opset is 7 or 9 && e.Mode == "preserve" && e.Model is "resnet18" or "vit")
+            .Select(e => new TestCaseData(e.File).SetArgDisplayNames(e.File));
 
     public static IEnumerable<TestCaseData> FixedOpset13Cases() =>
         Manifest.Value.Values.Where(e => e.Batch != "dynamic" && e.Opset == 13).Select(e => new TestCaseData(e.File).SetArgDisplayNames(e.File));
