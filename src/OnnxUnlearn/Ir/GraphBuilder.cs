@@ -9,8 +9,9 @@ namespace OnnxUnlearn.Ir;
 /// <see cref="Unsqueeze"/> or <see cref="Slice"/> pass axes as an attribute or as an input
 /// depending on the opset version, and ops that an old opset lacks (<see cref="Where"/>,
 /// <see cref="OneHot"/>, <see cref="ZerosLike"/>, <see cref="ExpandLike"/>, <see cref="Sign"/>) or
-/// only has in a narrower form (<see cref="Gemm"/>'s C, <see cref="FloatEqual"/>, <see cref="Clip"/>'s
-/// bounds, strided <see cref="Slice"/>) are built from ops that the opset has. Code that emits
+/// only has in a narrower form or under another name (<see cref="Gemm"/>'s C, <see cref="FloatEqual"/>,
+/// <see cref="Clip"/>'s bounds, strided <see cref="Slice"/>, <see cref="ScatterElements"/>,
+/// <see cref="GatherElements"/>) are built from ops that the opset has. Code that emits
 /// graphs calls these helpers rather than <see cref="Op(string, Value?[])"/> with one of those ops,
 /// so that every graph is valid at the model's own opset. New nodes are named <c>{prefix}/{op}</c>
 /// (made unique); constants are shared by content.

@@ -22,6 +22,8 @@ public class TrainingGraphTests
     [TestCase(BatchNormMode.Train, 17, 0f, false)]
     [TestCase(BatchNormMode.Train, 13, 0.2f, false)]
     [TestCase(BatchNormMode.Frozen, 17, 0f, true)]
+    [TestCase(BatchNormMode.Train, 7, 0.2f, true)]
+    [TestCase(BatchNormMode.Frozen, 8, 0.1f, false)]
     public void Parameter_gradients_match_central_differences_of_the_loss(BatchNormMode bn, int opset, float labelSmoothing, bool classWeights)
     {
         var model = TestModels.TwoConvCnn(opset: opset);
